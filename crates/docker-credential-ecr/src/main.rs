@@ -1,0 +1,71 @@
+//! `docker-credential-ecr`: the Docker credential helper for Amazon ECR.
+//!
+//! This binary is thin: it parses the command line, reads the protocol's input, calls
+//! [`ecr_core`] and writes the protocol's answer. It is not a library.
+//!
+//! Output discipline: in the protocol verbs stdout carries the protocol only (the answer, or
+//! one error line: stdout is the protocol's error channel); other diagnostics go to the log,
+//! or to stderr when something failed. Secrets go nowhere.
+
+mod cli;
+mod logging;
+mod protocol;
+mod verbs;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::protocol::Failure;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return cli::report_parse_error(e),
+    };
+    if cli.version || matches!(cli.command, Some(Command::Version)) {
+        println!("{}", verbs::version_line());
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        return fail(&Failure::usage(
+            "no command given; expected get, store, erase, list or version (see --help)",
+        ));
+    };
+    let Some(paths) = ecr_core::Paths::for_current_user() else {
+        return fail(&Failure::usage(
+            "cannot find the home directory (is HOME set?)",
+        ));
+    };
+    logging::init(&paths);
+    let result = match command {
+        Command::Get => verbs::get(&paths),
+        Command::Store => verbs::store(&paths),
+        Command::Erase => verbs::erase(&paths),
+        Command::List => verbs::list(&paths),
+        Command::Version => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => fail(&failure),
+    }
+}
+
+/// Writes a failure: its one protocol line on stdout, its detail (if any) on stderr, and
+/// logs it.
+fn fail(failure: &Failure) -> ExitCode {
+    if failure.is_notable() {
+        tracing::warn!("{}", failure.log_line());
+    } else {
+        tracing::info!("{}", failure.log_line());
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", failure.stdout_line());
+    let _ = out.flush();
+    if let Some(detail) = failure.stderr_line() {
+        eprintln!("docker-credential-ecr: {detail}");
+    }
+    ExitCode::FAILURE
+}

@@ -1,0 +1,231 @@
+//! The wire format of docker's credential-helper protocol: what is read from stdin, what is
+//! written to stdout, and the one-line failures.
+//!
+//! This module is the only one that writes an answer to stdout. It never writes anything else
+//! there: diagnostics are the caller's business (log or stderr).
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+/// The exact line docker treats as "this helper has nothing for that registry".
+pub const NOT_FOUND: &str = "credentials not found in native keychain";
+
+/// The most stdin we read; anything longer is refused, not truncated.
+pub const MAX_INPUT: usize = 1 << 20;
+
+/// A verb's failure: what goes on stdout (the protocol's error channel), what on stderr.
+#[derive(Debug)]
+pub struct Failure {
+    stdout: String,
+    stderr: Option<String>,
+    log: String,
+    notable: bool,
+}
+
+impl Failure {
+    /// Docker should go on without credentials; `reason` goes to the log only.
+    pub fn not_found(reason: impl Into<String>) -> Failure {
+        let reason = reason.into();
+        Failure {
+            stdout: NOT_FOUND.to_string(),
+            stderr: None,
+            log: format!("not found: {reason}"),
+            notable: true,
+        }
+    }
+
+    /// Not found, and nothing worth a warning (an address that is not ECR at all).
+    pub fn not_ecr(reason: impl Into<String>) -> Failure {
+        Failure {
+            notable: false,
+            ..Self::not_found(reason)
+        }
+    }
+
+    /// Not found for docker, but the user should see why (ECR Public fetch failures, which
+    /// must not break anonymous pulls).
+    pub fn not_found_because(cause: impl Into<String>) -> Failure {
+        let cause = cause.into();
+        Failure {
+            stdout: NOT_FOUND.to_string(),
+            log: format!("answering not found: {cause}"),
+            stderr: Some(cause),
+            notable: true,
+        }
+    }
+
+    /// An error the user must act on, as one line.
+    pub fn error(message: impl Into<String>) -> Failure {
+        let message = one_line(&message.into());
+        Failure {
+            log: message.clone(),
+            stdout: message,
+            stderr: None,
+            notable: true,
+        }
+    }
+
+    /// A bad command line or input.
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Self::error(message)
+    }
+
+    pub fn stdout_line(&self) -> &str {
+        &self.stdout
+    }
+    pub fn stderr_line(&self) -> Option<&str> {
+        self.stderr.as_deref()
+    }
+    pub fn log_line(&self) -> &str {
+        &self.log
+    }
+    /// Whether the log should show it as a warning.
+    pub fn is_notable(&self) -> bool {
+        self.notable
+    }
+}
+
+/// `get`'s answer.
+#[derive(Serialize)]
+pub struct CredentialsAnswer<'a> {
+    #[serde(rename = "ServerURL")]
+    pub server_url: &'a str,
+    #[serde(rename = "Username")]
+    pub username: &'a str,
+    #[serde(rename = "Secret")]
+    pub secret: &'a str,
+}
+
+/// `store`'s input.
+#[derive(Deserialize)]
+pub struct StoreRequest {
+    #[serde(rename = "ServerURL")]
+    pub server_url: String,
+    #[serde(rename = "Username")]
+    pub username: String,
+    #[serde(rename = "Secret")]
+    pub secret: String,
+}
+
+/// All of stdin as UTF-8, refusing more than [`MAX_INPUT`] bytes.
+pub fn read_input() -> Result<String, Failure> {
+    read_input_from(std::io::stdin().lock())
+}
+
+fn read_input_from(reader: impl Read) -> Result<String, Failure> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_INPUT as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
+    if bytes.len() > MAX_INPUT {
+        return Err(Failure::usage("input on stdin is larger than 1 MiB"));
+    }
+    String::from_utf8(bytes).map_err(|_| Failure::usage("input on stdin is not valid UTF-8"))
+}
+
+/// The server address on stdin (`get`, `erase`): one line, trimmed.
+pub fn read_server_address() -> Result<String, Failure> {
+    server_address(&read_input()?)
+}
+
+fn server_address(input: &str) -> Result<String, Failure> {
+    let address = input.trim();
+    if address.is_empty() {
+        return Err(Failure::usage("no registry address on stdin"));
+    }
+    if address.contains(['\n', '\r']) {
+        return Err(Failure::usage(
+            "expected one registry address on stdin, got several lines",
+        ));
+    }
+    Ok(address.to_string())
+}
+
+/// `store`'s JSON request on stdin.
+pub fn read_store_request() -> Result<StoreRequest, Failure> {
+    parse_store_request(&read_input()?)
+}
+
+fn parse_store_request(input: &str) -> Result<StoreRequest, Failure> {
+    // serde's messages can quote the input, which may hold a secret: report position only.
+    serde_json::from_str(input).map_err(|e| {
+        Failure::usage(format!(
+            "invalid input for store: expected JSON {{\"ServerURL\",\"Username\",\"Secret\"}} ({} at line {} column {})",
+            match e.classify() {
+                serde_json::error::Category::Io => "read error",
+                serde_json::error::Category::Syntax => "syntax error",
+                serde_json::error::Category::Data => "missing or mistyped field",
+                serde_json::error::Category::Eof => "truncated input",
+            },
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Writes `value` as JSON and a newline to stdout.
+pub fn write_json(value: &impl Serialize) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)
+        .map_err(|e| Failure::error(format!("cannot write the answer: {e}")))?;
+    writeln!(out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::error(format!("cannot write the answer: {e}")))
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_address_is_one_trimmed_line() {
+        assert_eq!(server_address("host\n").unwrap(), "host");
+        assert_eq!(
+            server_address("  https://host/x \r\n").unwrap(),
+            "https://host/x"
+        );
+        assert!(server_address("").is_err());
+        assert!(server_address(" \n").is_err());
+        assert!(server_address("a\nb").is_err());
+    }
+
+    #[test]
+    fn oversized_and_non_utf8_input_is_refused() {
+        let big = vec![b'a'; MAX_INPUT + 1];
+        assert!(read_input_from(&big[..]).is_err());
+        let exact = vec![b'a'; MAX_INPUT];
+        assert_eq!(read_input_from(&exact[..]).unwrap().len(), MAX_INPUT);
+        assert!(read_input_from(&b"\xff\xfe"[..]).is_err());
+    }
+
+    #[test]
+    fn store_errors_never_quote_the_input() {
+        let secret = "s3cr3t-value";
+        for input in [
+            format!(r#"{{"ServerURL":"h","Username":"AWS","Secret":{secret}}}"#),
+            format!(r#"{{"ServerURL":"h","Username":"AWS","Secret":"{secret}""#),
+            format!(r#"{{"ServerURL":"h","Username":["{secret}"],"Secret":"x"}}"#),
+        ] {
+            let failure = parse_store_request(&input).err().expect("refused");
+            assert!(
+                !failure.stdout_line().contains(secret),
+                "{}",
+                failure.stdout_line()
+            );
+        }
+        assert!(parse_store_request(r#"{"ServerURL":"h","Username":"AWS","Secret":"x"}"#).is_ok());
+    }
+
+    #[test]
+    fn failures_are_one_line() {
+        let f = Failure::error("a\nb\r\nc");
+        assert_eq!(f.stdout_line(), "a b c");
+        assert_eq!(Failure::not_found("why").stdout_line(), NOT_FOUND);
+    }
+}

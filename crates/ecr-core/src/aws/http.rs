@@ -1,0 +1,84 @@
+//! The one HTTP client every AWS call of ours goes through.
+//!
+//! The SDK's default client ignores `HTTPS_PROXY` and `AWS_CA_BUNDLE`; corporate networks need
+//! both. This client trusts the platform roots (which honour `SSL_CERT_FILE`/`SSL_CERT_DIR`)
+//! plus the PEM bundle named by `AWS_CA_BUNDLE` or by `ca_bundle` in the selected AWS profile,
+//! and routes through the proxy named by `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` except for
+//! hosts matched by `NO_PROXY`.
+
+use std::path::{Path, PathBuf};
+
+use aws_runtime::env_config::file::EnvConfigFiles;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, Connector};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_types::os_shim_internal::{Env, Fs};
+
+use crate::fetch::{FetchError, FetchErrorKind};
+
+/// The client for this process's environment.
+pub async fn client_from_env() -> Result<SharedHttpClient, FetchError> {
+    let bundle = match ca_bundle_path().await {
+        Some(path) => Some(read_bundle(&path)?),
+        None => None,
+    };
+    client_with_bundle(bundle)
+}
+
+/// A client trusting the platform roots plus `extra_roots_pem`.
+pub fn client_with_bundle(
+    extra_roots_pem: Option<Vec<u8>>,
+) -> Result<SharedHttpClient, FetchError> {
+    let mut trust = TrustStore::default();
+    if let Some(pem) = extra_roots_pem {
+        trust = trust.with_pem_certificate(pem);
+    }
+    let tls = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| {
+            FetchError::new(
+                FetchErrorKind::BadConfiguration,
+                format!("TLS set-up failed: {e}"),
+            )
+        })?;
+    Ok(
+        Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut builder = Connector::builder().proxy_config(ProxyConfig::from_env());
+            builder.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                builder.set_sleep_impl(components.sleep_impl());
+            }
+            builder
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(tls.clone())
+                .build()
+        }),
+    )
+}
+
+/// `AWS_CA_BUNDLE`, else `ca_bundle` of the selected profile in the AWS config files.
+async fn ca_bundle_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let profiles =
+        aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+            .await
+            .ok()?;
+    profiles
+        .get("ca_bundle")
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| PathBuf::from(p.trim()))
+}
+
+fn read_bundle(path: &Path) -> Result<Vec<u8>, FetchError> {
+    std::fs::read(path).map_err(|e| {
+        FetchError::new(
+            FetchErrorKind::BadConfiguration,
+            format!("cannot read the CA bundle {}: {e}", path.display()),
+        )
+    })
+}

@@ -1,0 +1,417 @@
+//! The token cache on disk: one small JSON file per registry, endpoint and identity, written
+//! atomically, readable only by the user, guarded by a lock file for single-flight fetching.
+//!
+//! Layout: `<cache dir>/tokens/<registry host>/<hash of the scope key>.json` and a `.lock`
+//! beside it. The directories are 0700 and the files 0600. A write goes to a temp file in the
+//! same directory and is renamed over the old one, so a reader sees the old token or the new
+//! one, never half of either; readers therefore take no lock. A corrupt or foreign file is
+//! treated as absent and replaced by the next write: never a crash, never a wholesale delete.
+//!
+//! This module never talks to AWS and never decides freshness (see [`crate::policy`]).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock::Deadline;
+use crate::secret::Secret;
+use crate::source::TokenScope;
+use crate::token::Token;
+
+const RECORD_FORMAT: &str = "docker-credential-ecr/token/v1";
+const LOCK_POLL: Duration = Duration::from_millis(5);
+
+/// Why the cache could not be written or locked.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot create the token cache directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the token cache file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot remove {path}: {source}")]
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Names one cache entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey {
+    host: String,
+    key: String,
+    stem: String,
+}
+
+impl CacheKey {
+    /// The entry for a token scope.
+    pub fn for_scope(scope: &TokenScope) -> CacheKey {
+        let key = scope.key();
+        let digest = Sha256::digest(key.as_bytes());
+        let stem = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        CacheKey {
+            host: scope.registry.host().to_string(),
+            key,
+            stem,
+        }
+    }
+
+    /// The registry host this entry belongs to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+/// What is written to disk.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    format: String,
+    key: String,
+    password: Secret,
+    received_at_ms: u64,
+    expires_at_ms: u64,
+}
+
+/// The token cache rooted at one directory.
+#[derive(Debug, Clone)]
+pub struct TokenCache {
+    root: PathBuf,
+}
+
+/// An exclusive hold on one cache entry; released on drop.
+#[derive(Debug)]
+pub struct CacheLock {
+    _file: File,
+}
+
+impl TokenCache {
+    pub fn new(root: impl Into<PathBuf>) -> TokenCache {
+        TokenCache { root: root.into() }
+    }
+
+    /// The cached token for `key`, if there is a readable one of ours.
+    pub fn load(&self, key: &CacheKey) -> Option<Token> {
+        let path = self.token_path(key);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "token cache file unreadable; ignoring it");
+                return None;
+            }
+        };
+        match serde_json::from_slice::<Record>(&bytes) {
+            Ok(record) if record.format == RECORD_FORMAT && record.key == key.key => Some(Token {
+                password: record.password,
+                received_at: from_millis(record.received_at_ms),
+                expires_at: from_millis(record.expires_at_ms),
+            }),
+            Ok(_) => {
+                tracing::warn!(path = %path.display(), "token cache file belongs to another key or format; it will be replaced");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "token cache file is corrupt; it will be replaced");
+                None
+            }
+        }
+    }
+
+    /// Writes `token` for `key` atomically (temp file + rename), 0600.
+    pub fn store(&self, key: &CacheKey, token: &Token) -> Result<(), CacheError> {
+        let dir = self.ensure_registry_dir(key)?;
+        let record = Record {
+            format: RECORD_FORMAT.to_string(),
+            key: key.key.clone(),
+            password: token.password.clone(),
+            received_at_ms: to_millis(token.received_at),
+            expires_at_ms: to_millis(token.expires_at),
+        };
+        let path = self.token_path(key);
+        let write_err = |source| CacheError::Write {
+            path: path.clone(),
+            source,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|e| write_err(e.into()))?;
+        // NamedTempFile is created 0600 on Unix.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(write_err)?;
+        tmp.write_all(&bytes).map_err(write_err)?;
+        tmp.as_file().sync_data().map_err(write_err)?;
+        tmp.persist(&path).map_err(|e| write_err(e.error))?;
+        Ok(())
+    }
+
+    /// Waits for the exclusive lock of `key` until `deadline`; `Ok(None)` when it passed first.
+    pub fn lock(
+        &self,
+        key: &CacheKey,
+        deadline: Deadline,
+    ) -> Result<Option<CacheLock>, CacheError> {
+        let file = self.open_lock_file(key)?;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(CacheLock { _file: file })),
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(source)) => {
+                    return Err(CacheError::Lock {
+                        path: self.lock_path(key),
+                        source,
+                    });
+                }
+            }
+            if deadline.has_passed() {
+                return Ok(None);
+            }
+            std::thread::sleep(LOCK_POLL.min(deadline.remaining()));
+        }
+    }
+
+    /// The lock of `key` if nobody holds it now.
+    pub fn try_lock(&self, key: &CacheKey) -> Result<Option<CacheLock>, CacheError> {
+        self.lock(key, Deadline::after(Duration::ZERO))
+    }
+
+    /// Forgets every cached token of `host` (all identities and endpoints); returns how many.
+    /// Lock files stay: a concurrent `get` may hold one.
+    pub fn erase_registry(&self, host: &str) -> Result<usize, CacheError> {
+        let Some(dir) = self.registry_dir(host) else {
+            return Ok(0);
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(source) => return Err(CacheError::Remove { path: dir, source }),
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "json") {
+                fs::remove_file(&path).map_err(|source| CacheError::Remove {
+                    path: path.clone(),
+                    source,
+                })?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Hosts with at least one cached token file.
+    pub fn registries(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let mut hosts: Vec<String> = entries
+            .flatten()
+            .filter(|entry| has_token_file(&entry.path()))
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .collect();
+        hosts.sort();
+        hosts
+    }
+
+    fn registry_dir(&self, host: &str) -> Option<PathBuf> {
+        let safe = !host.is_empty()
+            && !host.starts_with('.')
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        safe.then(|| self.root.join(host))
+    }
+
+    fn token_path(&self, key: &CacheKey) -> PathBuf {
+        self.root.join(&key.host).join(format!("{}.json", key.stem))
+    }
+
+    fn lock_path(&self, key: &CacheKey) -> PathBuf {
+        self.root.join(&key.host).join(format!("{}.lock", key.stem))
+    }
+
+    fn open_lock_file(&self, key: &CacheKey) -> Result<File, CacheError> {
+        self.ensure_registry_dir(key)?;
+        let path = self.lock_path(key);
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options
+            .open(&path)
+            .map_err(|source| CacheError::Lock { path, source })
+    }
+
+    fn ensure_registry_dir(&self, key: &CacheKey) -> Result<PathBuf, CacheError> {
+        let dir = self
+            .registry_dir(&key.host)
+            .ok_or_else(|| CacheError::CreateDir {
+                path: self.root.join(&key.host),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a host name"),
+            })?;
+        if let Some(parent) = self.root.parent() {
+            create_private_dir(parent)?;
+        }
+        create_private_dir(&self.root)?;
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+}
+
+fn has_token_file(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|ext| ext == "json"))
+    })
+}
+
+/// Creates `dir` (and missing parents) with mode 0700 on Unix; leaves an existing one alone.
+fn create_private_dir(dir: &Path) -> Result<(), CacheError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|source| CacheError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+fn to_millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn from_millis(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+    use crate::source::TokenScope;
+
+    fn key(host: &str) -> CacheKey {
+        CacheKey::for_scope(&TokenScope::from(Registry::parse(host).unwrap(), &|_| None))
+    }
+
+    fn token(pw: &str) -> Token {
+        Token {
+            password: Secret::new(pw),
+            received_at: from_millis(1_000_000),
+            expires_at: from_millis(2_000_000),
+        }
+    }
+
+    const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+    #[test]
+    fn store_then_load_round_trips_with_private_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("cache/tokens"));
+        let k = key(HOST);
+        assert_eq!(cache.load(&k), None);
+        cache.store(&k, &token("one")).unwrap();
+        assert_eq!(cache.load(&k), Some(token("one")));
+        cache.store(&k, &token("two")).unwrap();
+        assert_eq!(cache.load(&k), Some(token("two")));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.path().join("cache/tokens")), 0o700);
+            assert_eq!(mode(&dir.path().join("cache/tokens").join(HOST)), 0o700);
+            assert_eq!(mode(&cache.token_path(&k)), 0o600);
+        }
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("cache/tokens").join(HOST))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn corrupt_and_foreign_files_are_ignored_then_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path());
+        let k = key(HOST);
+        cache.store(&k, &token("one")).unwrap();
+        let path = cache.token_path(&k);
+        for junk in [
+            &b"{not json"[..],
+            b"",
+            b"\xff\xfe",
+            br#"{"format":"other"}"#,
+        ] {
+            fs::write(&path, junk).unwrap();
+            assert_eq!(cache.load(&k), None);
+        }
+        // A valid record written for another key (e.g. copied by hand) is not served.
+        let other = key("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+        cache.store(&other, &token("other")).unwrap();
+        fs::copy(cache.token_path(&other), &path).unwrap();
+        assert_eq!(cache.load(&k), None);
+        cache.store(&k, &token("fresh")).unwrap();
+        assert_eq!(cache.load(&k), Some(token("fresh")));
+    }
+
+    #[test]
+    fn erase_forgets_one_registry_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path());
+        let a = key(HOST);
+        let b = key("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+        cache.store(&a, &token("a")).unwrap();
+        cache.store(&b, &token("b")).unwrap();
+        assert_eq!(cache.registries().len(), 2);
+        assert_eq!(cache.erase_registry(HOST).unwrap(), 1);
+        assert_eq!(cache.load(&a), None);
+        assert_eq!(cache.load(&b), Some(token("b")));
+        assert_eq!(cache.erase_registry(HOST).unwrap(), 0);
+        assert_eq!(cache.erase_registry("never.seen").unwrap(), 0);
+        assert_eq!(cache.registries(), vec![b.host().to_string()]);
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path());
+        let k = key(HOST);
+        let held = cache.try_lock(&k).unwrap().expect("free lock");
+        assert!(cache.try_lock(&k).unwrap().is_none());
+        let waited = cache
+            .lock(&k, Deadline::after(Duration::from_millis(30)))
+            .unwrap();
+        assert!(waited.is_none(), "deadline passes while held");
+        drop(held);
+        assert!(cache.try_lock(&k).unwrap().is_some());
+    }
+}

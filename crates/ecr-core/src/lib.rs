@@ -1,0 +1,40 @@
+//! The core of docker-credential-ecr, shared by the credential helper and (later) the tray.
+//!
+//! The token path reads top to bottom, one module per step:
+//!
+//! 1. [`registry`]: turn what docker hands us into an ECR [`Registry`], or refuse it;
+//! 2. [`source`]: name the identity that will pay for the token ([`CredentialSource`]) and the
+//!    endpoint it is fetched from, from the environment only (no SDK);
+//! 3. [`cache`] and [`policy`]: serve a cached [`Token`] when the [`RefreshPolicy`] allows it;
+//! 4. [`aws`]: otherwise fetch one from ECR through the AWS SDK, bounded in time;
+//! 5. [`service`]: the orchestration of the above, with single-flight locking, which the
+//!    binaries call.
+//!
+//! Nothing in this crate writes to stdout or stderr: diagnostics go through `tracing`, and the
+//! binaries decide where that ends up. Secrets are wrapped in [`Secret`], whose `Debug` and
+//! `Display` never show them.
+
+pub mod aws;
+pub mod cache;
+pub mod clock;
+pub mod fetch;
+pub mod paths;
+pub mod policy;
+pub mod registry;
+pub mod secret;
+pub mod service;
+pub mod settings;
+pub mod source;
+pub mod token;
+
+pub use cache::{CacheError, CacheKey, TokenCache};
+pub use clock::{Clock, Deadline, SystemClock};
+pub use fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
+pub use paths::Paths;
+pub use policy::{Freshness, RefreshPolicy};
+pub use registry::{NotEcr, Registry};
+pub use secret::Secret;
+pub use service::{CredentialService, Credentials, GetError};
+pub use settings::{Settings, SettingsError};
+pub use source::{CredentialSource, TokenScope};
+pub use token::Token;

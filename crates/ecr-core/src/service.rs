@@ -1,0 +1,371 @@
+//! The helper's verbs over the core: `get` (cache, single-flight fetch, refresh), `store`,
+//! `erase` and `list`.
+//!
+//! `get` reads top to bottom: parse the host, serve a token stored by `docker login` while it
+//! is valid, else the cached token of this scope when the [`RefreshPolicy`] allows it, else
+//! fetch one under the scope's lock (re-checking the cache once the lock is held, so N
+//! concurrent cold `get`s make one API call). A token due for refresh is refreshed briefly
+//! and kept as the fallback. A warm `get` touches only the environment and one cache file:
+//! no AWS configuration, no network, no runtime.
+
+use std::cell::OnceCell;
+use std::fmt;
+use std::time::Duration;
+
+use crate::cache::{CacheError, CacheKey, TokenCache};
+use crate::clock::{Clock, Deadline};
+use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
+use crate::policy::{Freshness, RefreshPolicy};
+use crate::registry::{NotEcr, Registry};
+use crate::secret::Secret;
+use crate::source::TokenScope;
+use crate::token::Token;
+
+/// How long a refresh of a still-valid token may take before the cached one is served.
+pub const REFRESH_BUDGET: Duration = Duration::from_secs(2);
+
+/// A difference between AWS's clock and ours beyond this is reported as clock skew.
+pub const CLOCK_SKEW_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+
+/// The username of every ECR token.
+pub const ECR_USERNAME: &str = "AWS";
+
+/// What `get` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub server_url: String,
+    pub username: String,
+    pub secret: Secret,
+}
+
+/// Why `get` has no credentials to give.
+#[derive(Debug)]
+pub enum GetError {
+    /// Not an ECR host: docker should go on anonymously.
+    NotEcr(NotEcr),
+    /// An ECR host, but no identity at all: docker should go on anonymously.
+    NotFound(String),
+    /// Credentials exist but a token could not be had.
+    Fetch {
+        registry: Registry,
+        error: FetchError,
+    },
+    /// Another `get` held the registry's lock until the deadline.
+    Busy { registry: Registry },
+    /// The cache's lock file could not be used.
+    Cache(CacheError),
+}
+
+impl fmt::Display for GetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetError::NotEcr(e) => e.fmt(f),
+            GetError::NotFound(reason) => write!(f, "credentials not found: {reason}"),
+            GetError::Fetch { registry, error } => {
+                write!(f, "cannot get an ECR token for {registry}: {error}")
+            }
+            GetError::Busy { registry } => write!(
+                f,
+                "cannot get an ECR token for {registry}: another docker-credential-ecr kept fetching it until the time limit"
+            ),
+            GetError::Cache(e) => write!(f, "token cache: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for GetError {}
+
+/// Why `store` refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    NotEcr(#[from] NotEcr),
+    #[error(
+        "refusing to store credentials for user {0:?}: only ECR tokens (username AWS, as `docker login -u AWS` sends) can be stored"
+    )]
+    Username(String),
+    #[error("refusing to store an empty secret")]
+    EmptySecret,
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// Reads one environment variable (the process environment, or a test's map).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String>>;
+
+/// The helper's verbs, over a token source and a clock.
+pub struct CredentialService<S, C> {
+    cache: TokenCache,
+    policy: RefreshPolicy,
+    source: S,
+    clock: C,
+    env: EnvLookup,
+    runtime: OnceCell<tokio::runtime::Runtime>,
+}
+
+impl<S: TokenSource, C: Clock> CredentialService<S, C> {
+    /// A service reading scopes from the process environment.
+    pub fn new(cache: TokenCache, policy: RefreshPolicy, source: S, clock: C) -> Self {
+        Self::with_env(
+            cache,
+            policy,
+            source,
+            clock,
+            Box::new(|name| std::env::var(name).ok()),
+        )
+    }
+
+    /// A service reading scopes from `env` (for tests).
+    pub fn with_env(
+        cache: TokenCache,
+        policy: RefreshPolicy,
+        source: S,
+        clock: C,
+        env: EnvLookup,
+    ) -> Self {
+        CredentialService {
+            cache,
+            policy,
+            source,
+            clock,
+            env,
+            runtime: OnceCell::new(),
+        }
+    }
+
+    /// Credentials for `server_address`, within `deadline`.
+    pub fn get(&self, server_address: &str, deadline: Deadline) -> Result<Credentials, GetError> {
+        let registry = Registry::parse(server_address).map_err(GetError::NotEcr)?;
+        let answer = |token: Token| Credentials {
+            server_url: server_address.trim().to_string(),
+            username: ECR_USERNAME.to_string(),
+            secret: token.password,
+        };
+
+        if let Some(token) = self.stored_token(&registry) {
+            return Ok(answer(token));
+        }
+
+        let scope = TokenScope::from(registry.clone(), &*self.env);
+        let key = CacheKey::for_scope(&scope);
+        if let Some(cached) = self.cache.load(&key) {
+            match self.policy.assess(&cached, self.clock.now()) {
+                Freshness::Fresh => return Ok(answer(cached)),
+                Freshness::DueForRefresh => {
+                    return Ok(answer(self.refresh_or_keep(&scope, &key, cached, deadline)));
+                }
+                Freshness::Unusable => {}
+            }
+        }
+        self.fetch_under_lock(&scope, &key, deadline).map(answer)
+    }
+
+    /// Caches a token handed in by `docker login -u AWS`; it is served first while valid.
+    pub fn store(
+        &self,
+        server_address: &str,
+        username: &str,
+        secret: Secret,
+    ) -> Result<(), StoreError> {
+        let registry = Registry::parse(server_address)?;
+        if username != ECR_USERNAME {
+            return Err(StoreError::Username(username.to_string()));
+        }
+        if secret.expose().trim().is_empty() {
+            return Err(StoreError::EmptySecret);
+        }
+        let token = Token::from_login_password(secret, self.clock.now());
+        let key = CacheKey::for_scope(&TokenScope::stored(registry));
+        self.cache.store(&key, &token)?;
+        Ok(())
+    }
+
+    /// Forgets every cached token of `server_address`; returns how many (0 is fine).
+    pub fn erase(&self, server_address: &str) -> Result<usize, CacheError> {
+        match Registry::parse(server_address) {
+            Ok(registry) => self.cache.erase_registry(registry.host()),
+            Err(_) => Ok(0),
+        }
+    }
+
+    /// Registries with cached tokens.
+    pub fn list(&self) -> Vec<String> {
+        self.cache.registries()
+    }
+
+    fn stored_token(&self, registry: &Registry) -> Option<Token> {
+        let key = CacheKey::for_scope(&TokenScope::stored(registry.clone()));
+        let token = self.cache.load(&key)?;
+        match self.policy.assess(&token, self.clock.now()) {
+            Freshness::Unusable => None,
+            Freshness::Fresh | Freshness::DueForRefresh => Some(token),
+        }
+    }
+
+    /// Inside the refresh margin: one brief try, under the lock if nobody else is refreshing;
+    /// the cached token stays the answer whenever the refresh does not succeed in time.
+    fn refresh_or_keep(
+        &self,
+        scope: &TokenScope,
+        key: &CacheKey,
+        cached: Token,
+        deadline: Deadline,
+    ) -> Token {
+        let lock = match self.cache.try_lock(key) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                tracing::debug!(registry = %scope.registry, "another process is refreshing; serving the cached token");
+                return cached;
+            }
+            Err(e) => {
+                tracing::warn!(registry = %scope.registry, error = %e, "cannot lock the cache; serving the cached token");
+                return cached;
+            }
+        };
+        if let Some(newer) = self.cache.load(key)
+            && self.policy.assess(&newer, self.clock.now()) == Freshness::Fresh
+        {
+            return newer;
+        }
+        let result = self.fetch(scope, deadline.capped(REFRESH_BUDGET));
+        let token = match result {
+            Ok(fetched) => match self.accept(scope, key, fetched) {
+                Accepted::Cached(token) => token,
+                Accepted::UseOnce(_) => cached,
+            },
+            Err(error) => {
+                tracing::warn!(registry = %scope.registry, error = %error, "refresh failed; serving the cached token, still valid");
+                cached
+            }
+        };
+        // Released only now, after the store: the next holder finds the new token.
+        drop(lock);
+        token
+    }
+
+    fn fetch_under_lock(
+        &self,
+        scope: &TokenScope,
+        key: &CacheKey,
+        deadline: Deadline,
+    ) -> Result<Token, GetError> {
+        let lock = self
+            .cache
+            .lock(key, deadline)
+            .map_err(GetError::Cache)?
+            .ok_or_else(|| GetError::Busy {
+                registry: scope.registry.clone(),
+            })?;
+        // Whoever held the lock may have just fetched what we need.
+        if let Some(cached) = self.cache.load(key)
+            && self.policy.assess(&cached, self.clock.now()) != Freshness::Unusable
+        {
+            return Ok(cached);
+        }
+        let fetched = self.fetch(scope, deadline).map_err(|error| {
+            if error.is_no_identity() {
+                GetError::NotFound(format!("{}: {error}", scope.registry))
+            } else {
+                GetError::Fetch {
+                    registry: scope.registry.clone(),
+                    error,
+                }
+            }
+        })?;
+        let token = match self.accept(scope, key, fetched) {
+            Accepted::Cached(token) | Accepted::UseOnce(token) => token,
+        };
+        drop(lock);
+        Ok(token)
+    }
+
+    /// Puts a fetched token on the local clock, reports skew, and caches it unless it arrived
+    /// with no life left (then it is served once and never cached).
+    fn accept(&self, scope: &TokenScope, key: &CacheKey, fetched: FetchedToken) -> Accepted {
+        report_clock_skew(scope, &fetched);
+        let token = Token::from_response(
+            fetched.password,
+            fetched.expires_at_server,
+            fetched.server_date,
+            fetched.received_at,
+        );
+        if self.policy.assess(&token, token.received_at) == Freshness::Unusable {
+            tracing::warn!(
+                registry = %scope.registry,
+                lifetime_secs = token.lifetime().as_secs(),
+                "server-side expiry: ECR issued a token that is already expired (or about to) by its own clock; using it once, not caching it"
+            );
+            return Accepted::UseOnce(token);
+        }
+        if let Err(e) = self.cache.store(key, &token) {
+            tracing::warn!(registry = %scope.registry, error = %e, "cannot cache the token; serving it uncached");
+        }
+        Accepted::Cached(token)
+    }
+
+    fn fetch(&self, scope: &TokenScope, deadline: Deadline) -> Result<FetchedToken, FetchError> {
+        let runtime = match self.runtime() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                return Err(FetchError::new(
+                    FetchErrorKind::BadConfiguration,
+                    format!("cannot start the async runtime: {e}"),
+                ));
+            }
+        };
+        tracing::debug!(registry = %scope.registry, endpoint = ?scope.endpoint, "fetching a token");
+        runtime.block_on(async {
+            match tokio::time::timeout(
+                deadline.remaining(),
+                self.source
+                    .fetch(&scope.registry, scope.endpoint.as_deref(), deadline),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(FetchError::new(
+                    FetchErrorKind::Timeout,
+                    "gave up waiting for AWS",
+                )),
+            }
+        })
+    }
+
+    fn runtime(&self) -> std::io::Result<&tokio::runtime::Runtime> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(self.runtime.get_or_init(|| runtime))
+    }
+}
+
+/// A fetched token, and whether it went into the cache.
+enum Accepted {
+    Cached(Token),
+    /// Arrived with no usable life: serve it this once, never cache it.
+    UseOnce(Token),
+}
+
+fn report_clock_skew(scope: &TokenScope, fetched: &FetchedToken) {
+    let Some(server_date) = fetched.server_date else {
+        return;
+    };
+    let (skew, local_is) = match fetched.received_at.duration_since(server_date) {
+        Ok(ahead) => (ahead, "ahead of"),
+        Err(behind) => (behind.duration(), "behind"),
+    };
+    if skew > CLOCK_SKEW_TOLERANCE {
+        tracing::warn!(
+            registry = %scope.registry,
+            skew_secs = skew.as_secs(),
+            "clock skew: this machine's clock is {} {local_is} AWS's; token lifetimes are measured on AWS's clock",
+            humantime::format_duration(Duration::from_secs(skew.as_secs()))
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
