@@ -1,0 +1,218 @@
+//! The knobs that steer how the fake ECR answers, and partial updates to them.
+//!
+//! This module owns the data only: [`Knobs`] (the full set, as `GET /knobs` shows it),
+//! [`KnobsPatch`] (what `POST /knobs` accepts) and [`Mode`]. It never decides an answer; that
+//! is [`super::plan`]'s job.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Token lifetime real ECR hands out: 12 hours.
+pub const DEFAULT_LIFETIME_SECS: u64 = 43_200;
+
+/// Password the fake hands out unless told otherwise.
+pub const DEFAULT_PASSWORD: &str = "fake-ecr-password";
+
+/// How the fake answers API requests that pass authentication.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Hand out a token.
+    #[default]
+    Ok,
+    /// `ServerException` (500).
+    ServerError,
+    /// `ThrottlingException` (400).
+    Throttle,
+    /// Accept the request and never answer (until the client gives up).
+    Hang,
+    /// `UnrecognizedClientException` for every access key.
+    RejectKeys,
+    /// `AccessDeniedException`.
+    AccessDenied,
+    /// `InvalidSignatureException`, what AWS answers a client whose clock is off.
+    SignatureExpired,
+    /// `ExpiredTokenException`, what AWS answers expired session credentials.
+    ExpiredToken,
+}
+
+impl Mode {
+    /// Every mode, in the order `--help` and error messages list them.
+    pub const ALL: [Mode; 8] = [
+        Mode::Ok,
+        Mode::ServerError,
+        Mode::Throttle,
+        Mode::Hang,
+        Mode::RejectKeys,
+        Mode::AccessDenied,
+        Mode::SignatureExpired,
+        Mode::ExpiredToken,
+    ];
+
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Ok => "ok",
+            Mode::ServerError => "server_error",
+            Mode::Throttle => "throttle",
+            Mode::Hang => "hang",
+            Mode::RejectKeys => "reject_keys",
+            Mode::AccessDenied => "access_denied",
+            Mode::SignatureExpired => "signature_expired",
+            Mode::ExpiredToken => "expired_token",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A mode name that is not one of [`Mode::ALL`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown mode {given:?}; expected one of: {}", Mode::ALL.map(Mode::as_str).join(", "))]
+pub struct UnknownMode {
+    given: String,
+}
+
+impl FromStr for Mode {
+    type Err = UnknownMode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mode::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == s)
+            .ok_or_else(|| UnknownMode {
+                given: s.to_owned(),
+            })
+    }
+}
+
+/// The full knob set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Knobs {
+    /// Lifetime of the tokens handed out, in seconds.
+    pub lifetime_secs: u64,
+    /// Delay before answering any API request, in milliseconds.
+    pub latency_ms: u64,
+    /// How to answer requests that pass authentication.
+    pub mode: Mode,
+    /// Access key ids answered with `UnrecognizedClientException`, even in mode `ok`.
+    pub rejected_keys: Vec<String>,
+    /// Skew of the server clock: shifts the `Date` header and `expiresAt` alike.
+    pub date_offset_secs: i64,
+    /// The token is base64("AWS:" + password).
+    pub password: String,
+    /// The next N API calls answer `ServerException`, then the mode applies again.
+    pub fail_next: u32,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            lifetime_secs: DEFAULT_LIFETIME_SECS,
+            latency_ms: 0,
+            mode: Mode::Ok,
+            rejected_keys: Vec::new(),
+            date_offset_secs: 0,
+            password: DEFAULT_PASSWORD.to_owned(),
+            fail_next: 0,
+        }
+    }
+}
+
+impl Knobs {
+    /// Overwrites the knobs the patch names and leaves the others alone.
+    pub fn apply(&mut self, patch: KnobsPatch) {
+        let KnobsPatch {
+            lifetime_secs,
+            latency_ms,
+            mode,
+            rejected_keys,
+            date_offset_secs,
+            password,
+            fail_next,
+        } = patch;
+        set_if_some(&mut self.lifetime_secs, lifetime_secs);
+        set_if_some(&mut self.latency_ms, latency_ms);
+        set_if_some(&mut self.mode, mode);
+        set_if_some(&mut self.rejected_keys, rejected_keys);
+        set_if_some(&mut self.date_offset_secs, date_offset_secs);
+        set_if_some(&mut self.password, password);
+        set_if_some(&mut self.fail_next, fail_next);
+    }
+}
+
+fn set_if_some<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+/// A partial knob set: `None` leaves a knob as it is. Unknown fields are an error, so a typo
+/// in a test fails loudly instead of silently changing nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnobsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_keys: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_offset_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_next: Option<u32>,
+}
+
+impl KnobsPatch {
+    /// A patch that changes only the mode.
+    pub fn mode(mode: Mode) -> Self {
+        KnobsPatch {
+            mode: Some(mode),
+            ..KnobsPatch::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_names_round_trip_through_from_str_and_serde() {
+        for mode in Mode::ALL {
+            assert_eq!(mode.as_str().parse::<Mode>().ok(), Some(mode));
+            let json = serde_json::to_string(&mode).expect("serialize mode");
+            assert_eq!(json, format!("\"{mode}\""));
+        }
+        assert!("server-error".parse::<Mode>().is_err());
+    }
+
+    #[test]
+    fn patch_changes_only_the_named_knobs() {
+        let mut knobs = Knobs::default();
+        let patch: KnobsPatch =
+            serde_json::from_str(r#"{"mode":"throttle","fail_next":2}"#).expect("parse patch");
+        knobs.apply(patch);
+        assert_eq!(knobs.mode, Mode::Throttle);
+        assert_eq!(knobs.fail_next, 2);
+        assert_eq!(knobs.lifetime_secs, DEFAULT_LIFETIME_SECS);
+        assert_eq!(knobs.password, DEFAULT_PASSWORD);
+    }
+
+    #[test]
+    fn patch_rejects_unknown_fields() {
+        assert!(serde_json::from_str::<KnobsPatch>(r#"{"lifetime":5}"#).is_err());
+    }
+}

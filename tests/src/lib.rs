@@ -1,0 +1,11 @@
+//! Support code for the end-to-end tests of docker-credential-ecr.
+//!
+//! The tests under `tests/tests/` run the real helper binary against real parts started by the
+//! tests themselves: the project's own fake ECR server (`fake-ecr`, built from this crate), moto,
+//! a Docker daemon, a registry, a proxy. This library owns starting, configuring and stopping them.
+
+pub mod fake;
+pub mod fake_handle;
+pub mod sandbox;
+pub mod system;
+pub mod tls;
