@@ -408,3 +408,52 @@ fn closed_port_url() -> String {
     drop(listener);
     format!("http://127.0.0.1:{port}")
 }
+
+/// A warm `get` reads the environment and one cache file: no network (the fake is gone) and no
+/// AWS configuration (the config files are FIFOs nobody writes to: reading one would block).
+#[test]
+fn a_warm_get_needs_neither_network_nor_aws_configuration() {
+    let fake = start_fake();
+    let url = fake.url();
+    let sandbox = Sandbox::new();
+    sandbox
+        .helper()
+        .against(&url)
+        .get(EXAMPLE_REGISTRY)
+        .assert_ok();
+    drop(fake);
+    for file in [sandbox.aws_config_file(), sandbox.aws_credentials_file()] {
+        std::fs::remove_file(&file).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let warm = sandbox.helper().against(&url).get(EXAMPLE_REGISTRY);
+    assert_eq!(warm.secret(), "e2e-password");
+    assert!(warm.elapsed < Duration::from_secs(2), "{:?}", warm.elapsed);
+}
+
+/// A cold `get` stuck in a blocking read (an AWS config file that never delivers: a FIFO here,
+/// a hung network mount in life) still answers within 10 s, with one line.
+#[test]
+fn a_get_blocked_on_its_aws_configuration_still_answers_within_ten_seconds() {
+    let sandbox = Sandbox::new();
+    for file in [sandbox.aws_config_file(), sandbox.aws_credentials_file()] {
+        std::fs::remove_file(&file).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let run = sandbox
+        .helper()
+        .against("http://127.0.0.1:9")
+        .get(EXAMPLE_REGISTRY);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.stdout.lines().count(), 1, "{run:#?}");
+    assert!(run.stdout.contains("gave up after"), "{}", run.stdout);
+    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+}

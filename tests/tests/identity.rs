@@ -143,3 +143,34 @@ fn absent_instance_metadata_is_not_found_at_once() {
     assert_eq!(run.stdout.trim_end(), NOT_FOUND, "{run:#?}");
     assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
 }
+
+/// A `credential_process` that leaves a background child holding its stdout must not keep
+/// docker waiting: the helper gives up within its budget and its own stdout closes then.
+#[test]
+fn a_lingering_credential_process_child_cannot_hold_docker_open() {
+    let sandbox = Sandbox::new();
+    let json = format!(
+        r#"{{"Version":1,"AccessKeyId":"{VENDOR_KEY_ID}","SecretAccessKey":"{VENDOR_SECRET}"}}"#
+    );
+    std::fs::write(
+        sandbox.aws_config_file(),
+        format!(
+            "[profile lingering]\ncredential_process = sh -c 'sleep 60 & echo '\\''{json}'\\'''\n"
+        ),
+    )
+    .unwrap();
+    let fake = fake();
+    // `run` waits for the helper's stdout and stderr to close, as docker does.
+    let run = sandbox
+        .helper()
+        .env("AWS_PROFILE", "lingering")
+        .env("AWS_ENDPOINT_URL_ECR", fake.url())
+        .get(EXAMPLE_REGISTRY);
+    assert!(
+        run.elapsed < Duration::from_secs(11),
+        "stdout closed after {:?}",
+        run.elapsed
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stdout.contains(EXAMPLE_REGISTRY), "{}", run.stdout);
+}

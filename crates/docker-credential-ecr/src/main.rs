@@ -11,6 +11,7 @@ mod cli;
 mod logging;
 mod protocol;
 mod verbs;
+mod watchdog;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -56,6 +57,9 @@ fn main() -> ExitCode {
 /// Writes a failure: its one protocol line on stdout, its detail (if any) on stderr, and
 /// logs it.
 fn fail(failure: &Failure) -> ExitCode {
+    let Some(_claim) = watchdog::claim() else {
+        return ExitCode::FAILURE;
+    };
     if failure.is_notable() {
         tracing::warn!("{}", failure.log_line());
     } else {

@@ -167,6 +167,10 @@ fn parse_store_request(input: &str) -> Result<StoreRequest, Failure> {
 
 /// Writes `value` as JSON and a newline to stdout.
 pub fn write_json(value: &impl Serialize) -> Result<(), Failure> {
+    let Some(_claim) = crate::watchdog::claim() else {
+        // The watchdog answered already and is ending the process.
+        return Ok(());
+    };
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, value)
         .map_err(|e| Failure::error(format!("cannot write the answer: {e}")))?;

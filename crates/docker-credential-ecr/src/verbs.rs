@@ -11,7 +11,10 @@ use ecr_core::{
 use crate::protocol::{self, CredentialsAnswer, Failure};
 
 /// A `get` answers within this, whatever AWS does (docker and IDEs wait on it).
-const GET_BUDGET: Duration = Duration::from_millis(9_500);
+const GET_BUDGET: Duration = Duration::from_millis(8_500);
+
+/// Past this, the watchdog answers for a `get` that is stuck in a blocking call.
+const GET_HARD_LIMIT: Duration = Duration::from_millis(9_200);
 
 /// `docker-credential-ecr version`'s line.
 pub fn version_line() -> String {
@@ -32,6 +35,13 @@ fn service(paths: &Paths) -> Result<CredentialService<SdkTokenSource, SystemCloc
 pub fn get(paths: &Paths) -> Result<(), Failure> {
     let deadline = Deadline::after(GET_BUDGET);
     let address = protocol::read_server_address()?;
+    crate::watchdog::arm(
+        GET_HARD_LIMIT,
+        format!(
+            "cannot get an ECR token for {address}: gave up after {:.1} s (something blocked: check the AWS config files and the network)",
+            GET_HARD_LIMIT.as_secs_f32()
+        ),
+    );
     let service = service(paths)?;
     match service.get(&address, deadline) {
         Ok(credentials) => protocol::write_json(&CredentialsAnswer {

@@ -121,7 +121,7 @@ impl fmt::Display for FetchError {
                 f,
                 "cannot reach the ECR API: {detail} (check the network, HTTPS_PROXY/NO_PROXY and AWS_CA_BUNDLE)"
             ),
-            FetchErrorKind::Timeout => write!(f, "the ECR API did not answer in time ({detail})"),
+            FetchErrorKind::Timeout => write!(f, "timed out: {detail}"),
             FetchErrorKind::ServerError => {
                 write!(f, "ECR answered with a server error; try again ({detail})")
             }

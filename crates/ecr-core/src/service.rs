@@ -27,6 +27,9 @@ pub const REFRESH_BUDGET: Duration = Duration::from_secs(2);
 /// A difference between AWS's clock and ours beyond this is reported as clock skew.
 pub const CLOCK_SKEW_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
+/// How much later than its deadline a fetch is cut off if the source overruns it.
+const OUTER_TIMEOUT_GRACE: Duration = Duration::from_millis(250);
+
 /// The username of every ECR token.
 pub const ECR_USERNAME: &str = "AWS";
 
@@ -314,9 +317,11 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             }
         };
         tracing::debug!(registry = %scope.registry, endpoint = ?scope.endpoint, "fetching a token");
+        // The source bounds each of its steps by `deadline` and names the one that ran out;
+        // this outer limit, a little later, only catches a source that does not.
         runtime.block_on(async {
             match tokio::time::timeout(
-                deadline.remaining(),
+                deadline.remaining() + OUTER_TIMEOUT_GRACE,
                 self.source
                     .fetch(&scope.registry, scope.endpoint.as_deref(), deadline),
             )

@@ -16,7 +16,7 @@ pub mod identity;
 use std::time::Duration;
 
 use crate::clock::Deadline;
-use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
+use crate::fetch::{FetchError, FetchedToken, TokenSource};
 use crate::registry::Registry;
 
 /// How long establishing a connection may take, at most.
@@ -33,18 +33,10 @@ impl TokenSource for SdkTokenSource {
         endpoint: Option<&str>,
         deadline: Deadline,
     ) -> Result<FetchedToken, FetchError> {
-        let work = async {
-            let client = http::client_from_env().await?;
-            let credentials =
-                identity::resolve(registry.api_region(), client.clone(), deadline).await?;
-            ecr::get_authorization_token(registry, endpoint, client, credentials, deadline).await
-        };
-        match tokio::time::timeout(deadline.remaining(), work).await {
-            Ok(result) => result,
-            Err(_) => Err(FetchError::new(
-                FetchErrorKind::Timeout,
-                "gave up waiting for AWS",
-            )),
-        }
+        // Each step is bounded by `deadline` itself, so that a timeout names the step.
+        let client = http::client_from_env().await?;
+        let credentials =
+            identity::resolve(registry.api_region(), client.clone(), deadline).await?;
+        ecr::get_authorization_token(registry, endpoint, client, credentials, deadline).await
     }
 }

@@ -1,0 +1,47 @@
+//! A hard wall-clock limit on a verb.
+//!
+//! The core bounds every step of a `get` with its deadline, but a deadline only works where
+//! code yields: a read that blocks a thread (an AWS config file on a hung network mount, a
+//! FIFO) would hold docker forever. The watchdog is a thread that, once the limit passes,
+//! answers for the verb (one line on stdout) and ends the process. The answer is written once:
+//! whoever claims it first, the verb or the watchdog, is the only one to write.
+
+use std::io::Write;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Whether an answer has been claimed.
+static ANSWER: Mutex<bool> = Mutex::new(false);
+
+/// Starts the watchdog: after `limit`, unless the verb has claimed the answer, `message` is
+/// the answer and the process exits with status 1.
+pub fn arm(limit: Duration, message: String) {
+    let spawned = std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            if let Some(_claim) = claim() {
+                tracing::warn!("{message}");
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{message}");
+                let _ = out.flush();
+                std::process::exit(1);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the watchdog; relying on deadlines alone");
+    }
+}
+
+/// Claims the right to answer; `None` when the watchdog already answered (the process is
+/// exiting). Hold the guard while writing the answer.
+pub fn claim() -> Option<MutexGuard<'static, bool>> {
+    let mut answered = ANSWER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if *answered {
+        return None;
+    }
+    *answered = true;
+    Some(answered)
+}
