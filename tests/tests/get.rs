@@ -5,13 +5,18 @@ use std::time::Duration;
 
 use ecr_e2e::fake::{KnobsPatch, Mode};
 use ecr_e2e::fake_handle::FakeEcr;
-use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, NOT_FOUND, Sandbox};
+use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, NOT_FOUND, Run, Sandbox};
 
 fn start_fake() -> FakeEcr {
     FakeEcr::builder()
         .password("e2e-password")
         .start()
         .expect("start fake ECR")
+}
+
+/// A `get` of the example registry from `fake`, with the example keys.
+fn get(sandbox: &Sandbox, fake: &FakeEcr) -> Run {
+    sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY)
 }
 
 fn calls(fake: &FakeEcr) -> u64 {
@@ -22,7 +27,7 @@ fn calls(fake: &FakeEcr) -> u64 {
 fn a_cold_get_answers_the_protocol_and_warm_gets_make_no_call() {
     let fake = start_fake();
     let sandbox = Sandbox::new();
-    let run = sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY);
+    let run = get(&sandbox, &fake);
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(run.stderr, "", "nothing on stderr when all is well");
     let answer: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
@@ -58,11 +63,7 @@ fn the_cache_is_private_and_keyed_by_identity_and_endpoint() {
     let fake = start_fake();
     let other = start_fake();
     let sandbox = Sandbox::new();
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
+    get(&sandbox, &fake).assert_ok();
     // Another endpoint, another profile: separate entries, separate calls.
     sandbox
         .helper()
@@ -76,11 +77,7 @@ fn the_cache_is_private_and_keyed_by_identity_and_endpoint() {
         .env("AWS_ACCESS_KEY_ID", "AKIAI44QH8DHBEXAMPLE")
         .get(EXAMPLE_REGISTRY);
     assert_eq!(calls(&other), 1);
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
+    get(&sandbox, &fake).assert_ok();
     assert_eq!(
         calls(&fake),
         2,
@@ -118,11 +115,7 @@ fn the_cache_is_private_and_keyed_by_identity_and_endpoint() {
 fn a_corrupt_cache_file_is_replaced_not_fatal() {
     let fake = start_fake();
     let sandbox = Sandbox::new();
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
+    get(&sandbox, &fake).assert_ok();
     let registry_dir = sandbox
         .token_cache_dir()
         .join("tokens")
@@ -134,7 +127,7 @@ fn a_corrupt_cache_file_is_replaced_not_fatal() {
         .find(|p| p.extension().is_some_and(|e| e == "json"))
         .expect("a cache file");
     std::fs::write(&entry, b"\x00garbage{").unwrap();
-    let run = sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY);
+    let run = get(&sandbox, &fake);
     assert_eq!(run.secret(), "e2e-password");
     assert_eq!(calls(&fake), 2);
     let repaired: serde_json::Value =
@@ -157,7 +150,7 @@ fn failures_are_one_actionable_line() {
     for (mode, cause) in cases {
         fake.set_mode(mode).unwrap();
         let sandbox = Sandbox::new();
-        let run = sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY);
+        let run = get(&sandbox, &fake);
         assert_eq!(run.code, 1, "{mode:?}: {run:#?}");
         assert_eq!(run.stdout.lines().count(), 1, "{mode:?}: {run:#?}");
         assert!(
@@ -207,7 +200,7 @@ fn a_hanging_ecr_is_cut_off_within_ten_seconds() {
     let fake = start_fake();
     fake.set_mode(Mode::Hang).unwrap();
     let sandbox = Sandbox::new();
-    let run = sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY);
+    let run = get(&sandbox, &fake);
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(
         run.stdout.contains("in time") || run.stdout.contains("timed out"),
@@ -253,11 +246,7 @@ fn inside_the_margin_a_get_refreshes_and_keeps_serving_on_failure() {
     })
     .unwrap();
     let sandbox = Sandbox::new();
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
+    get(&sandbox, &fake).assert_ok();
     assert_eq!(calls(&fake), 1);
 
     // The Date header has whole seconds, so 2 to 3 s are left: due for refresh, still servable.
@@ -268,7 +257,7 @@ fn inside_the_margin_a_get_refreshes_and_keeps_serving_on_failure() {
         ..Default::default()
     })
     .unwrap();
-    let run = sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY);
+    let run = get(&sandbox, &fake);
     assert_eq!(
         run.secret(),
         "e2e-password",
@@ -291,7 +280,7 @@ fn inside_the_margin_a_get_refreshes_and_keeps_serving_on_failure() {
         ..Default::default()
     })
     .unwrap();
-    let refreshed = sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY);
+    let refreshed = get(&sandbox, &fake);
     assert_eq!(refreshed.secret(), "slow-new-password");
     assert_eq!(calls(&fake), 3);
 }
@@ -306,17 +295,9 @@ fn a_configured_margin_makes_get_refresh_earlier() {
     .unwrap();
     let sandbox = Sandbox::new();
     std::fs::create_dir_all(sandbox.config_home().join("docker-credential-ecr")).unwrap();
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
+    get(&sandbox, &fake).assert_ok();
     // 1 h tokens: the default window is min(1 h, 15 min), so a fresh token is not refreshed.
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
+    get(&sandbox, &fake).assert_ok();
     assert_eq!(calls(&fake), 1);
     // A config file cannot widen the window past a quarter of the lifetime either...
     std::fs::write(
@@ -326,11 +307,7 @@ fn a_configured_margin_makes_get_refresh_earlier() {
         r#"{"refresh_margin": "2h"}"#,
     )
     .unwrap();
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
+    get(&sandbox, &fake).assert_ok();
     assert_eq!(calls(&fake), 1);
     // ...and a broken config file is an error, not a silent default.
     std::fs::write(
@@ -340,7 +317,7 @@ fn a_configured_margin_makes_get_refresh_earlier() {
         r#"{"refresh_margin": "#,
     )
     .unwrap();
-    let run = sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY);
+    let run = get(&sandbox, &fake);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("config.json"), "{}", run.stdout);
 }
@@ -356,16 +333,8 @@ fn a_server_clock_hours_off_does_not_shorten_the_token() {
     })
     .unwrap();
     let sandbox = Sandbox::new();
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .get(EXAMPLE_REGISTRY)
-        .assert_ok();
+    get(&sandbox, &fake).assert_ok();
+    get(&sandbox, &fake).assert_ok();
     assert_eq!(calls(&fake), 1, "the token is fresh on our clock");
     assert!(
         sandbox.log().contains("clock skew"),

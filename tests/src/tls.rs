@@ -1,0 +1,192 @@
+//! Throwaway TLS material for tests, made with the `openssl` command-line tool.
+//!
+//! [`TestPki::generate`] writes, into a directory the caller owns:
+//!
+//! - `ca.pem` / `ca.key`: a self-signed certificate authority that exists only for this test run;
+//! - `server.pem` / `server.key`: a server certificate signed by that CA, valid for the given DNS
+//!   names and IP addresses (as `subjectAltName`, which is all rustls, Go and OpenSSL look at);
+//! - `chain.pem`: the server certificate followed by the CA, for servers that want a full chain;
+//! - `bundle.pem`: the system's trusted roots plus the throwaway CA, for clients that must trust
+//!   both (an `SSL_CERT_FILE` that should not break every other HTTPS peer).
+//!
+//! Keys are ECDSA P-256: fast to make and accepted by rustls, Go's crypto/tls and OpenSSL alike.
+//! Nothing here is ever installed system-wide; callers decide where the CA is trusted.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where Debian keeps the system's trusted roots as one PEM file.
+const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The files of one throwaway CA and one server certificate it signed.
+#[derive(Debug, Clone)]
+pub struct TestPki {
+    /// The CA certificate (PEM): what clients must trust.
+    pub ca_cert: PathBuf,
+    /// The CA private key (PEM).
+    pub ca_key: PathBuf,
+    /// The server certificate (PEM), leaf only.
+    pub server_cert: PathBuf,
+    /// The server private key (PEM, PKCS#8).
+    pub server_key: PathBuf,
+    /// The server certificate followed by the CA certificate.
+    pub chain: PathBuf,
+    /// The system roots followed by the CA certificate.
+    pub bundle: PathBuf,
+}
+
+impl TestPki {
+    /// Makes a CA and a server certificate for `dns_names` and `ips` in `dir` (created if
+    /// missing). Panics with openssl's output when a step fails: a test cannot go on without it.
+    pub fn generate(dir: &Path, dns_names: &[&str], ips: &[&str]) -> TestPki {
+        assert!(
+            !dns_names.is_empty() || !ips.is_empty(),
+            "a server certificate needs at least one DNS name or IP address"
+        );
+        std::fs::create_dir_all(dir).expect("create TLS dir");
+        let pki = TestPki {
+            ca_cert: dir.join("ca.pem"),
+            ca_key: dir.join("ca.key"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            chain: dir.join("chain.pem"),
+            bundle: dir.join("bundle.pem"),
+        };
+        pki.make_ca(dir);
+        pki.make_server_cert(dir, dns_names, ips);
+        pki.write_chain();
+        pki.write_bundle();
+        pki
+    }
+
+    /// The self-signed CA, with the extensions a verifier demands of a CA.
+    fn make_ca(&self, dir: &Path) {
+        let config = dir.join("ca.cnf");
+        std::fs::write(
+            &config,
+            "[req]\n\
+             distinguished_name = dn\n\
+             x509_extensions = v3_ca\n\
+             prompt = no\n\
+             [dn]\n\
+             CN = ecr-e2e throwaway test CA\n\
+             [v3_ca]\n\
+             basicConstraints = critical, CA:TRUE\n\
+             keyUsage = critical, keyCertSign, cRLSign\n\
+             subjectKeyIdentifier = hash\n",
+        )
+        .expect("write CA config");
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "3",
+            "-config",
+            path_str(&config),
+            "-keyout",
+            path_str(&self.ca_key),
+            "-out",
+            path_str(&self.ca_cert),
+        ]);
+    }
+
+    /// A key, a signing request and the CA's signature with the subjectAltName extension.
+    fn make_server_cert(&self, dir: &Path, dns_names: &[&str], ips: &[&str]) {
+        let csr = dir.join("server.csr");
+        let common_name = dns_names.first().or(ips.first()).expect("a name");
+        openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            &format!("/CN={common_name}"),
+            "-keyout",
+            path_str(&self.server_key),
+            "-out",
+            path_str(&csr),
+        ]);
+        let extensions = dir.join("server.ext");
+        std::fs::write(&extensions, server_extensions(dns_names, ips)).expect("write extensions");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            path_str(&csr),
+            "-CA",
+            path_str(&self.ca_cert),
+            "-CAkey",
+            path_str(&self.ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            path_str(&extensions),
+            "-out",
+            path_str(&self.server_cert),
+        ]);
+    }
+
+    fn write_chain(&self) {
+        let chain = read(&self.server_cert) + &read(&self.ca_cert);
+        std::fs::write(&self.chain, chain).expect("write chain");
+    }
+
+    fn write_bundle(&self) {
+        let system = std::fs::read_to_string(SYSTEM_ROOTS).unwrap_or_default();
+        let mut bundle = system;
+        if !bundle.is_empty() && !bundle.ends_with('\n') {
+            bundle.push('\n');
+        }
+        bundle.push_str(&read(&self.ca_cert));
+        std::fs::write(&self.bundle, bundle).expect("write bundle");
+    }
+}
+
+/// The v3 extensions of a TLS server certificate for `dns_names` and `ips`.
+fn server_extensions(dns_names: &[&str], ips: &[&str]) -> String {
+    let alt_names: Vec<String> = dns_names
+        .iter()
+        .map(|name| format!("DNS:{name}"))
+        .chain(ips.iter().map(|ip| format!("IP:{ip}")))
+        .collect();
+    format!(
+        "basicConstraints = critical, CA:FALSE\n\
+         keyUsage = critical, digitalSignature, keyEncipherment\n\
+         extendedKeyUsage = serverAuth\n\
+         subjectAltName = {}\n",
+        alt_names.join(", ")
+    )
+}
+
+/// Runs `openssl ARGS...`, panicking with its output unless it succeeds.
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl (Debian package `openssl`)");
+    assert!(
+        out.status.success(),
+        "openssl {} failed: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
