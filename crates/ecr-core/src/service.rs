@@ -55,8 +55,6 @@ pub enum GetError {
     },
     /// Another `get` held the registry's lock until the deadline.
     Busy { registry: Registry },
-    /// The cache's lock file could not be used.
-    Cache(CacheError),
 }
 
 impl fmt::Display for GetError {
@@ -71,7 +69,6 @@ impl fmt::Display for GetError {
                 f,
                 "cannot get an ECR token for {registry}: another docker-credential-ecr kept fetching it until the time limit"
             ),
-            GetError::Cache(e) => write!(f, "token cache: {e}"),
         }
     }
 }
@@ -252,13 +249,19 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         key: &CacheKey,
         deadline: Deadline,
     ) -> Result<Token, GetError> {
-        let lock = self
-            .cache
-            .lock(key, deadline)
-            .map_err(GetError::Cache)?
-            .ok_or_else(|| GetError::Busy {
-                registry: scope.registry.clone(),
-            })?;
+        let lock = match self.cache.lock(key, deadline) {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => {
+                return Err(GetError::Busy {
+                    registry: scope.registry.clone(),
+                });
+            }
+            // A read-only or full home must not stop pulls: fetch without the cache.
+            Err(e) => {
+                tracing::warn!(registry = %scope.registry, error = %e, "token cache unusable; fetching without it");
+                None
+            }
+        };
         // Whoever held the lock may have just fetched what we need.
         if let Some(cached) = self.cache.load(key)
             && self.policy.assess(&cached, self.clock.now()) != Freshness::Unusable

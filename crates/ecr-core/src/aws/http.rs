@@ -4,7 +4,8 @@
 //! both. This client trusts the platform roots (which honour `SSL_CERT_FILE`/`SSL_CERT_DIR`)
 //! plus the PEM bundle named by `AWS_CA_BUNDLE` or by `ca_bundle` in the selected AWS profile,
 //! and routes through the proxy named by `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` except for
-//! hosts matched by `NO_PROXY`.
+//! hosts matched by `NO_PROXY`. Instance metadata is link-local and never proxied: it gets
+//! [`direct_client`].
 
 use std::path::{Path, PathBuf};
 
@@ -24,12 +25,18 @@ pub async fn client_from_env() -> Result<SharedHttpClient, FetchError> {
         Some(path) => Some(read_bundle(&path)?),
         None => None,
     };
-    client_with_bundle(bundle)
+    client_with_bundle(bundle, ProxyConfig::from_env())
 }
 
-/// A client trusting the platform roots plus `extra_roots_pem`.
-pub fn client_with_bundle(
+/// A client that never uses a proxy, for link-local endpoints (instance metadata).
+pub fn direct_client() -> Result<SharedHttpClient, FetchError> {
+    client_with_bundle(None, ProxyConfig::disabled())
+}
+
+/// A client trusting the platform roots plus `extra_roots_pem`, with `proxy`.
+fn client_with_bundle(
     extra_roots_pem: Option<Vec<u8>>,
+    proxy: ProxyConfig,
 ) -> Result<SharedHttpClient, FetchError> {
     let mut trust = TrustStore::default();
     if let Some(pem) = extra_roots_pem {
@@ -46,7 +53,7 @@ pub fn client_with_bundle(
         })?;
     Ok(
         Builder::new().build_with_connector_fn(move |settings, components| {
-            let mut builder = Connector::builder().proxy_config(ProxyConfig::from_env());
+            let mut builder = Connector::builder().proxy_config(proxy.clone());
             builder.set_connector_settings(settings.cloned());
             if let Some(components) = components {
                 builder.set_sleep_impl(components.sleep_impl());

@@ -5,7 +5,8 @@
 //! Resolution happens before the API call, on its own, so that "no identity at all" (docker
 //! should go on anonymously) is told apart from "credentials exist but failed". Instance
 //! metadata gets one attempt with one-second timeouts: on a laptop where it does not exist,
-//! the chain gives up in about a second instead of the SDK's default retries.
+//! the chain gives up in about a second instead of the SDK's default retries. It is reached
+//! directly, never through `HTTPS_PROXY`: it is a link-local address.
 
 use std::time::Duration;
 
@@ -34,8 +35,10 @@ pub async fn resolve(
     let conf = ProviderConfig::without_region()
         .with_http_client(http_client)
         .with_region(Some(region.clone()));
+    // Instance metadata is link-local: never through the corporate proxy.
+    let imds_conf = conf.clone().with_http_client(super::http::direct_client()?);
     let imds_client = imds::Client::builder()
-        .configure(&conf)
+        .configure(&imds_conf)
         .connect_timeout(IMDS_TIMEOUT)
         .read_timeout(IMDS_TIMEOUT)
         .max_attempts(1)

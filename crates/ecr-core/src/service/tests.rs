@@ -323,3 +323,28 @@ fn a_different_identity_gets_its_own_token() {
     assert_eq!(answer.secret.expose(), "pw-2");
     assert_eq!(f.secret(), "pw-1");
 }
+
+#[test]
+fn an_unusable_cache_does_not_stop_a_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"a file where the cache directory should be").unwrap();
+    let clock = TestClock(Rc::new(Cell::new(at(1_800_000_000))));
+    let source = ScriptedSource {
+        clock: clock.clone(),
+        calls: Rc::new(Cell::new(0)),
+        script: Rc::new(RefCell::new(VecDeque::new())),
+    };
+    let service = CredentialService::with_env(
+        TokenCache::new(blocker.join("tokens")),
+        RefreshPolicy::new(Duration::from_secs(HOUR)),
+        source.clone(),
+        clock,
+        Box::new(|_| None),
+    );
+    let answer = service
+        .get(HOST, Deadline::after(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(answer.secret.expose(), "pw-1");
+    assert_eq!(source.calls.get(), 1);
+}
