@@ -1,4 +1,5 @@
-//! `fake-ecr`: the project's own fake of ECR's and ECR Public's GetAuthorizationToken.
+//! `fake-ecr`: the project's own fake of ECR's and ECR Public's GetAuthorizationToken, and of
+//! STS's AssumeRole and GetCallerIdentity.
 //!
 //! The end-to-end tests point the real helper (and the Go `docker-credential-ecr-login`, for
 //! comparison) at this server to provoke what real ECR rarely does on demand: short token
@@ -7,10 +8,40 @@
 //! # Layout
 //!
 //! - [`knobs`]: the settings that steer the answers ([`Knobs`], [`KnobsPatch`], [`Mode`]).
-//! - `state`: the counters ([`Stats`]) and the rule that turns knobs + request into an answer.
+//! - `state`: the counters ([`Stats`]), the temporary credentials issued, and the rule that turns
+//!   knobs + request into an answer.
 //! - [`wire`]: the awsJson1_1 bytes (targets, SigV4 header parsing, bodies, error codes).
+//! - [`sts`]: the awsQuery bytes of STS (form bodies, XML answers and errors, key ids).
+//! - `clock`: the fake's clock (real time + `date_offset_secs`).
 //! - `api` and `control`: the handlers of the two listeners.
 //! - This module: binding the listeners, TLS, and the accept loops ([`Server`]).
+//!
+//! # ECR and STS on one listener
+//!
+//! Point both `AWS_ENDPOINT_URL_ECR` and `AWS_ENDPOINT_URL_STS` at the API listener. A request
+//! with an `X-Amz-Target` header is ECR / ECR Public (awsJson1_1); one without it, with a
+//! `application/x-www-form-urlencoded` body or a SigV4 credential scope of service `sts`, is STS
+//! (awsQuery: `Action=AssumeRole&Version=2011-06-15&RoleArn=...&RoleSessionName=...`, XML
+//! answers in the `https://sts.amazonaws.com/doc/2011-06-15/` namespace).
+//!
+//! AssumeRole hands out temporary credentials whose access key id is
+//! [`sts::temporary_key_id`]`(role_arn, session_name, n)` for the n-th credentials this process
+//! issued (`ASIA` + 12 characters from role and session + n in 4 digits). They expire
+//! `sts_duration_secs` (knob; else the request's `DurationSeconds`, else 3600) after issue, on
+//! the fake's clock. The fake remembers them: ECR and STS calls signed with an `ASIA...` key it
+//! never issued (or with another `X-Amz-Security-Token`) are answered
+//! `UnrecognizedClientException` / `InvalidClientTokenId`, and with expired ones
+//! `ExpiredTokenException` / `ExpiredToken`. [`Stats::assumed`] counts successes per role and
+//! [`Stats::assume_role_requests`] lists every AssumeRole request with what it sent.
+//!
+//! STS-only knobs: `sts_duration_secs` (`--sts-duration-secs`) and `role_external_ids`
+//! (`--role-external-id ROLE_ARN EXTERNAL_ID`, repeatable): a listed role answers
+//! `AccessDenied` (403) unless the request's `ExternalId` matches. The shared knobs apply to STS
+//! with STS's error codes: `rejected_keys` and mode `reject_keys` -> `InvalidClientTokenId`
+//! (403), `access_denied` -> `AccessDenied` (403), `signature_expired` ->
+//! `SignatureDoesNotMatch` (403), `expired_token` -> `ExpiredToken` (400), `throttle` ->
+//! `Throttling` (400), `server_error` and `fail_next` -> `InternalFailure` (500); `hang`,
+//! `latency_ms` and `date_offset_secs` as for ECR.
 //!
 //! # Two listeners
 //!
@@ -23,9 +54,11 @@
 //! `Authorization` header and trusts them.
 
 pub mod knobs;
+pub mod sts;
 pub mod wire;
 
 mod api;
+mod clock;
 mod control;
 mod state;
 
@@ -51,7 +84,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 
 pub use knobs::{Knobs, KnobsPatch, Mode};
-pub use state::Stats;
+pub use state::{AssumeRoleRecord, Stats};
 
 use state::State;
 

@@ -9,6 +9,7 @@
 //! test executable (`target/<profile>/deps/<test>` -> `target/<profile>/fake-ecr`), where Cargo
 //! puts it when it builds this crate's integration tests.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::fake::{Knobs, KnobsPatch, Mode, Stats, TlsFiles};
+use crate::fake::{AssumeRoleRecord, Knobs, KnobsPatch, Mode, Stats, TlsFiles};
 
 /// Environment variable naming the `fake-ecr` binary to run.
 pub const BIN_ENV: &str = "FAKE_ECR_BIN";
@@ -112,6 +113,25 @@ impl FakeEcrBuilder {
         self
     }
 
+    /// Lifetime of the credentials STS AssumeRole hands out, whatever the request asks for.
+    pub fn sts_duration_secs(mut self, secs: u64) -> Self {
+        self.knobs.sts_duration_secs = Some(Some(secs));
+        self
+    }
+
+    /// AssumeRole of `role_arn` requires `external_id` (adds to the ones already required).
+    pub fn role_external_id(
+        mut self,
+        role_arn: impl Into<String>,
+        external_id: impl Into<String>,
+    ) -> Self {
+        self.knobs
+            .role_external_ids
+            .get_or_insert_with(BTreeMap::new)
+            .insert(role_arn.into(), external_id.into());
+        self
+    }
+
     /// Starts the process and waits until both listeners are bound.
     pub fn start(self) -> Result<FakeEcr, FakeEcrError> {
         let binary = match self.binary {
@@ -164,7 +184,8 @@ impl FakeEcr {
         FakeEcrBuilder::default()
     }
 
-    /// The API base URL, e.g. `http://127.0.0.1:PORT` (`https://` when serving TLS).
+    /// The API base URL, e.g. `http://127.0.0.1:PORT` (`https://` when serving TLS); ECR, ECR
+    /// Public and STS alike (`AWS_ENDPOINT_URL_ECR`, `AWS_ENDPOINT_URL_STS`).
     pub fn url(&self) -> String {
         self.url_with_host(&self.api.ip().to_string())
     }
@@ -220,7 +241,12 @@ impl FakeEcr {
         self.set_knobs(&KnobsPatch::mode(mode))
     }
 
-    /// Zeroes the call counters (the knobs stay as they are).
+    /// Every AssumeRole request so far (since the last reset), oldest first.
+    pub fn assume_role_requests(&self) -> Result<Vec<AssumeRoleRecord>, FakeEcrError> {
+        self.stats().map(|stats| stats.assume_role_requests)
+    }
+
+    /// Zeroes the call counters (the knobs and the issued STS credentials stay as they are).
     pub fn reset(&self) -> Result<(), FakeEcrError> {
         self.post::<Stats>("/reset", &serde_json::json!({}))
             .map(drop)
@@ -312,6 +338,16 @@ fn cli_args(knobs: &KnobsPatch, tls: Option<&TlsFiles>) -> Vec<String> {
     if let Some(count) = knobs.fail_next {
         args.extend(["--fail-next".into(), count.to_string()]);
     }
+    if let Some(Some(secs)) = knobs.sts_duration_secs {
+        args.extend(["--sts-duration-secs".into(), secs.to_string()]);
+    }
+    for (role_arn, external_id) in knobs.role_external_ids.iter().flatten() {
+        args.extend([
+            "--role-external-id".into(),
+            role_arn.clone(),
+            external_id.clone(),
+        ]);
+    }
     args
 }
 
@@ -399,5 +435,15 @@ mod tests {
             "{args}"
         );
         assert!(args.contains("--date-offset-secs=-30"), "{args}");
+
+        let sts = FakeEcrBuilder::default()
+            .sts_duration_secs(5)
+            .role_external_id("arn:aws:iam::123456789012:role/R", "-ext");
+        let args = cli_args(&sts.knobs, None).join(" ");
+        assert!(args.contains("--sts-duration-secs 5"), "{args}");
+        assert!(
+            args.contains("--role-external-id arn:aws:iam::123456789012:role/R -ext"),
+            "{args}"
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod fake;
 pub mod fake_handle;
+pub mod keychain;
 pub mod sandbox;
 pub mod system;
 pub mod tls;

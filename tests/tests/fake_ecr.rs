@@ -2,7 +2,8 @@
 //!
 //! Each test starts its own fake process and speaks the wire protocol with a plain blocking
 //! client, as the AWS SDK would (with a SigV4-shaped `Authorization` header the fake reads but
-//! does not verify). The TLS test uses the `openssl` and `curl` command-line tools.
+//! does not verify): awsJson1_1 for ECR, awsQuery (form body, XML answers) for STS. The TLS test
+//! uses the `openssl` and `curl` command-line tools.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,8 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use ecr_e2e::fake::sts::{self, ASSUME_ROLE_TARGET, GET_CALLER_IDENTITY_TARGET};
 use ecr_e2e::fake::wire::{ECR_PUBLIC_TARGET, ECR_TARGET};
-use ecr_e2e::fake::{KnobsPatch, Mode, Stats};
+use ecr_e2e::fake::{AssumeRoleRecord, KnobsPatch, Mode, Stats};
 use ecr_e2e::fake_handle::FakeEcr;
 use serde_json::Value;
 
@@ -485,6 +487,12 @@ fn start_flags_set_the_knobs_and_bad_patches_are_refused() {
             date_offset_secs: Some(-30),
             password: Some("pw".into()),
             fail_next: Some(3),
+            sts_duration_secs: Some(Some(77)),
+            role_external_ids: Some(
+                [(ROLE.to_owned(), "-starts-with-a-dash".to_owned())]
+                    .into_iter()
+                    .collect(),
+            ),
         })
         .start()
         .expect("fake-ecr starts");
@@ -496,6 +504,11 @@ fn start_flags_set_the_knobs_and_bad_patches_are_refused() {
     assert_eq!(knobs.date_offset_secs, -30);
     assert_eq!(knobs.password, "pw");
     assert_eq!(knobs.fail_next, 3);
+    assert_eq!(knobs.sts_duration_secs, Some(77));
+    assert_eq!(
+        knobs.role_external_ids.get(ROLE).map(String::as_str),
+        Some("-starts-with-a-dash")
+    );
 
     let mut response = client(Duration::from_secs(10))
         .post(format!("{}/knobs", fake.control_url()))
@@ -624,5 +637,574 @@ fn openssl(dir: &Path, first: &[&str], second: &[&str], third: &[&str]) {
         output.status.success(),
         "openssl {first:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// STS (awsQuery)
+// ---------------------------------------------------------------------------------------------
+
+const ROLE: &str = "arn:aws:iam::210987654321:role/vendor/EcrPull";
+const SESSION: &str = "docker-credential-ecr";
+
+/// One STS answer: status, headers and the XML text.
+#[derive(Debug)]
+struct XmlAnswer {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: String,
+}
+
+impl XmlAnswer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The text of the first `<tag>` element (no attributes, no nesting of the same tag).
+    fn text(&self, tag: &str) -> Option<&str> {
+        let open = format!("<{tag}>");
+        let start = self.body.find(&open)? + open.len();
+        let end = start + self.body[start..].find(&format!("</{tag}>"))?;
+        Some(&self.body[start..end])
+    }
+
+    fn error_code(&self) -> Option<&str> {
+        self.text("Code")
+    }
+
+    fn assert_error(&self, status: u16, code: &str, message: &str) {
+        assert_eq!(self.status, status, "{code}: {self:?}");
+        assert_eq!(self.header("content-type"), Some("text/xml"), "{code}");
+        assert!(
+            self.body.starts_with(
+                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+            ),
+            "{code}: {}",
+            self.body
+        );
+        assert_eq!(self.error_code(), Some(code), "{}", self.body);
+        let fault = if status >= 500 { "Receiver" } else { "Sender" };
+        assert_eq!(self.text("Type"), Some(fault), "{}", self.body);
+        let text = unescape(self.text("Message").expect("a Message"));
+        assert!(text.contains(message), "{code}: {text:?}");
+        assert!(self.header("date").is_some(), "{code}: no Date header");
+        assert_eq!(
+            self.text("RequestId"),
+            self.header("x-amzn-requestid"),
+            "the body and the header carry the same request id"
+        );
+    }
+}
+
+/// Undoes the five predefined XML entities (`&amp;` last).
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Temporary credentials read from an AssumeRole answer.
+#[derive(Debug)]
+struct Issued {
+    key: String,
+    token: String,
+    expiration: u64,
+}
+
+fn sts_sigv4(key: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/sts/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date, Signature={}",
+        "0".repeat(64)
+    )
+}
+
+/// `application/x-www-form-urlencoded`, as the SDK encodes it.
+fn form_encode(params: &[(&str, &str)]) -> String {
+    let encode = |text: &str| {
+        text.bytes()
+            .map(|byte| match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(byte).to_string()
+                }
+                _ => format!("%{byte:02X}"),
+            })
+            .collect::<String>()
+    };
+    params
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// An STS request signed by `key` (with `token` as `X-Amz-Security-Token`); `Version` is
+/// added to `params`.
+fn sts_call(
+    fake: &FakeEcr,
+    key: Option<&str>,
+    token: Option<&str>,
+    params: &[(&str, &str)],
+) -> XmlAnswer {
+    let mut all = params.to_vec();
+    all.push(("Version", "2011-06-15"));
+    let mut request = client(Duration::from_secs(10)).post(fake.url()).header(
+        "Content-Type",
+        "application/x-www-form-urlencoded; charset=utf-8",
+    );
+    if let Some(key) = key {
+        request = request.header("Authorization", &sts_sigv4(key));
+    }
+    if let Some(token) = token {
+        request = request.header("X-Amz-Security-Token", token);
+    }
+    let mut response = request.send(form_encode(&all)).expect("the fake answers");
+    XmlAnswer {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.body_mut().read_to_string().expect("a body"),
+    }
+}
+
+fn assume_role(fake: &FakeEcr, key: &str, extra: &[(&str, &str)]) -> XmlAnswer {
+    let mut params = vec![
+        ("Action", "AssumeRole"),
+        ("RoleArn", ROLE),
+        ("RoleSessionName", SESSION),
+    ];
+    params.extend_from_slice(extra);
+    sts_call(fake, Some(key), None, &params)
+}
+
+fn issued(answer: &XmlAnswer) -> Issued {
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let text = |tag| answer.text(tag).unwrap_or_else(|| panic!("no <{tag}>"));
+    Issued {
+        key: text("AccessKeyId").to_owned(),
+        token: text("SessionToken").to_owned(),
+        expiration: parse_iso8601(text("Expiration")),
+    }
+}
+
+/// An ECR GetAuthorizationToken call with temporary credentials.
+fn get_token_as(fake: &FakeEcr, key: &str, token: &str) -> Answer {
+    let mut response = client(Duration::from_secs(10))
+        .post(fake.url())
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header("X-Amz-Target", ECR_TARGET)
+        .header("Authorization", &sigv4(key, "us-east-1"))
+        .header("X-Amz-Security-Token", token)
+        .send("{}")
+        .expect("the fake answers");
+    let text = response.body_mut().read_to_string().expect("a body");
+    Answer {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        json: serde_json::from_str(&text).expect("the fake answers JSON"),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` -> epoch seconds (days_from_civil).
+fn parse_iso8601(text: &str) -> u64 {
+    assert_eq!(text.len(), 20, "{text}");
+    assert!(text.ends_with('Z') && &text[10..11] == "T", "{text}");
+    let number = |range: std::ops::Range<usize>| -> i64 {
+        text[range].parse().unwrap_or_else(|_| panic!("bad {text}"))
+    };
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).expect("after 1970")
+}
+
+#[test]
+fn iso8601_parser_of_these_tests_is_right() {
+    assert_eq!(parse_iso8601("1970-01-01T00:00:00Z"), 0);
+    assert_eq!(parse_iso8601("2000-02-29T00:00:00Z"), 951_782_400);
+    assert_eq!(parse_iso8601("2026-11-23T12:00:00Z"), 1_795_435_200);
+}
+
+#[test]
+fn assume_role_answers_the_sts_xml_shape_and_is_recorded() {
+    let fake = start();
+    let answer = assume_role(
+        &fake,
+        KEY,
+        &[("ExternalId", "ext-1"), ("DurationSeconds", "1800")],
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("content-type"), Some("text/xml"));
+    assert!(
+        answer.body.starts_with(
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <AssumeRoleResult><Credentials><AccessKeyId>"
+        ),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.ends_with("</AssumeRoleResponse>"));
+    let request_id = answer.header("x-amzn-requestid").expect("a request id");
+    assert_eq!(answer.text("RequestId"), Some(request_id));
+
+    let credentials = issued(&answer);
+    assert_eq!(credentials.key, sts::temporary_key_id(ROLE, SESSION, 1));
+    assert!(credentials.key.starts_with("ASIA") && credentials.key.len() == 20);
+    assert_eq!(answer.text("SecretAccessKey").map(str::len), Some(40));
+    assert!(credentials.token.len() > 100);
+    assert_near(
+        credentials.expiration as f64,
+        now_secs() + 1800.0,
+        3.0,
+        "Expiration",
+    );
+    assert_eq!(
+        answer.text("Arn"),
+        Some("arn:aws:sts::210987654321:assumed-role/EcrPull/docker-credential-ecr")
+    );
+    let role_id = answer.text("AssumedRoleId").expect("an AssumedRoleId");
+    assert!(role_id.starts_with("AROA") && role_id.ends_with(":docker-credential-ecr"));
+    assert_eq!(answer.text("PackedPolicySize"), Some("0"));
+
+    // Without DurationSeconds: 3600; the counter tells consecutive credentials apart.
+    let second = issued(&assume_role(&fake, KEY, &[]));
+    assert_eq!(second.key, sts::temporary_key_id(ROLE, SESSION, 2));
+    assert_ne!(second.key, credentials.key);
+    assert_near(
+        second.expiration as f64,
+        now_secs() + 3600.0,
+        3.0,
+        "default Expiration",
+    );
+
+    let stats = fake.stats().expect("stats");
+    assert_eq!(stats.calls, 2);
+    assert_eq!(stats.by_access_key.get(KEY), Some(&2));
+    assert_eq!(stats.by_target.get(ASSUME_ROLE_TARGET), Some(&2));
+    assert_eq!(stats.assumed.get(ROLE), Some(&2));
+    assert_eq!(
+        stats.assume_role_requests[0],
+        AssumeRoleRecord {
+            role_arn: ROLE.to_owned(),
+            session_name: SESSION.to_owned(),
+            external_id: Some("ext-1".to_owned()),
+            duration_seconds: Some(1800),
+            access_key: Some(KEY.to_owned()),
+            outcome: "ok".to_owned(),
+            issued_access_key: Some(credentials.key),
+        }
+    );
+    assert_eq!(stats.assume_role_requests[1].external_id, None);
+    assert_eq!(fake.assume_role_requests().expect("requests").len(), 2);
+}
+
+#[test]
+fn sts_duration_knob_and_date_offset_set_the_expiration() {
+    let fake = FakeEcr::builder()
+        .sts_duration_secs(120)
+        .start()
+        .expect("fake-ecr starts");
+    let pinned = issued(&assume_role(&fake, KEY, &[("DurationSeconds", "43200")]));
+    assert_near(
+        pinned.expiration as f64,
+        now_secs() + 120.0,
+        3.0,
+        "Expiration",
+    );
+
+    fake.set_knobs(&KnobsPatch {
+        sts_duration_secs: Some(None),
+        date_offset_secs: Some(-7200),
+        ..KnobsPatch::default()
+    })
+    .expect("knobs change");
+    let skewed = issued(&assume_role(&fake, KEY, &[("DurationSeconds", "900")]));
+    assert_near(
+        skewed.expiration as f64,
+        now_secs() - 7200.0 + 900.0,
+        3.0,
+        "skewed Expiration",
+    );
+    // Still valid on the fake's (skewed) clock.
+    assert_eq!(get_token_as(&fake, &skewed.key, &skewed.token).status, 200);
+}
+
+#[test]
+fn external_id_mismatch_is_access_denied() {
+    let fake = FakeEcr::builder()
+        .role_external_id(ROLE, "vendor-ext-42")
+        .start()
+        .expect("fake-ecr starts");
+    let message = format!(
+        "User: arn:aws:iam::123456789012:user/vendor is not authorized to perform: \
+         sts:AssumeRole on resource: {ROLE}"
+    );
+    assume_role(&fake, KEY, &[("ExternalId", "wrong")]).assert_error(403, "AccessDenied", &message);
+    assume_role(&fake, KEY, &[]).assert_error(403, "AccessDenied", &message);
+    assert_eq!(
+        assume_role(&fake, KEY, &[("ExternalId", "vendor-ext-42")]).status,
+        200
+    );
+    // Other roles need none.
+    let other = sts_call(
+        &fake,
+        Some(KEY),
+        None,
+        &[
+            ("Action", "AssumeRole"),
+            ("RoleArn", "arn:aws:iam::210987654321:role/Other"),
+            ("RoleSessionName", SESSION),
+        ],
+    );
+    assert_eq!(other.status, 200, "{other:?}");
+
+    let stats = fake.stats().expect("stats");
+    let outcomes: Vec<(Option<&str>, &str)> = stats
+        .assume_role_requests
+        .iter()
+        .map(|record| (record.external_id.as_deref(), record.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (Some("wrong"), "AccessDenied"),
+            (None, "AccessDenied"),
+            (Some("vendor-ext-42"), "ok"),
+            (None, "ok"),
+        ]
+    );
+    assert_eq!(stats.assumed.get(ROLE), Some(&1));
+    assert_eq!(stats.by_target.get(ASSUME_ROLE_TARGET), Some(&4));
+}
+
+#[test]
+fn rejected_keys_get_invalid_client_token_id_from_sts() {
+    let fake = FakeEcr::builder()
+        .knobs(KnobsPatch {
+            rejected_keys: Some(vec![OTHER_KEY.to_owned()]),
+            ..KnobsPatch::default()
+        })
+        .start()
+        .expect("fake-ecr starts");
+    let invalid = "The security token included in the request is invalid.";
+    assume_role(&fake, OTHER_KEY, &[]).assert_error(403, "InvalidClientTokenId", invalid);
+    assert_eq!(assume_role(&fake, KEY, &[]).status, 200);
+    fake.set_mode(Mode::RejectKeys).expect("mode changes");
+    assume_role(&fake, KEY, &[]).assert_error(403, "InvalidClientTokenId", invalid);
+
+    let stats = fake.stats().expect("stats");
+    assert_eq!(stats.by_access_key.get(OTHER_KEY), Some(&1));
+    assert_eq!(stats.assumed.get(ROLE), Some(&1));
+}
+
+#[test]
+fn each_mode_answers_its_sts_error() {
+    let fake = start();
+    let cases = [
+        (Mode::ServerError, 500, "InternalFailure", "internal error"),
+        (Mode::Throttle, 400, "Throttling", "Rate exceeded"),
+        (
+            Mode::AccessDenied,
+            403,
+            "AccessDenied",
+            "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::",
+        ),
+        (
+            Mode::SignatureExpired,
+            403,
+            "SignatureDoesNotMatch",
+            "Signature expired: 20260101T000000Z is now earlier than",
+        ),
+        (
+            Mode::ExpiredToken,
+            400,
+            "ExpiredToken",
+            "The security token included in the request is expired",
+        ),
+    ];
+    for (mode, status, code, message) in cases {
+        fake.set_mode(mode).expect("mode changes");
+        assume_role(&fake, KEY, &[]).assert_error(status, code, message);
+    }
+    fake.set_knobs(&KnobsPatch {
+        mode: Some(Mode::Ok),
+        fail_next: Some(1),
+        ..KnobsPatch::default()
+    })
+    .expect("knobs change");
+    assume_role(&fake, KEY, &[]).assert_error(500, "InternalFailure", "internal error");
+    assert_eq!(assume_role(&fake, KEY, &[]).status, 200);
+    assert_eq!(fake.stats().expect("stats").assumed.get(ROLE), Some(&1));
+}
+
+#[test]
+fn malformed_sts_requests_get_sts_errors() {
+    let fake = start();
+    let unsigned = sts_call(&fake, None, None, &[("Action", "GetCallerIdentity")]);
+    unsigned.assert_error(
+        403,
+        "MissingAuthenticationToken",
+        "missing Authentication Token",
+    );
+    let unknown = sts_call(&fake, Some(KEY), None, &[("Action", "GetSessionToken")]);
+    unknown.assert_error(400, "InvalidAction", "GetSessionToken");
+    sts_call(&fake, Some(KEY), None, &[]).assert_error(400, "MissingAction", "Missing Action");
+    let no_session = sts_call(
+        &fake,
+        Some(KEY),
+        None,
+        &[("Action", "AssumeRole"), ("RoleArn", ROLE)],
+    );
+    no_session.assert_error(400, "ValidationError", "'roleSessionName'");
+    assume_role(&fake, KEY, &[("DurationSeconds", "899")]).assert_error(
+        400,
+        "ValidationError",
+        "'durationSeconds'",
+    );
+    let bad_arn = sts_call(
+        &fake,
+        Some(KEY),
+        None,
+        &[
+            ("Action", "AssumeRole"),
+            ("RoleArn", "EcrPull"),
+            ("RoleSessionName", SESSION),
+        ],
+    );
+    bad_arn.assert_error(400, "ValidationError", "EcrPull");
+    let stats = fake.stats().expect("stats");
+    assert_eq!(stats.by_target.get("sts:GetSessionToken"), Some(&1));
+    assert!(stats.assumed.is_empty());
+}
+
+#[test]
+fn issued_temporary_keys_work_for_ecr_and_are_counted_under_them() {
+    let fake = FakeEcr::builder()
+        .password("via-role")
+        .start()
+        .expect("fake-ecr starts");
+    let credentials = issued(&assume_role(&fake, KEY, &[]));
+
+    let answer = get_token_as(&fake, &credentials.key, &credentials.token);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        decode_token(&answer.json["authorizationData"][0]["authorizationToken"]),
+        "AWS:via-role"
+    );
+
+    let who = sts_call(
+        &fake,
+        Some(&credentials.key),
+        Some(&credentials.token),
+        &[("Action", "GetCallerIdentity")],
+    );
+    assert_eq!(who.status, 200, "{who:?}");
+    assert!(who.body.starts_with(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+    ));
+    assert_eq!(
+        who.text("Arn"),
+        Some("arn:aws:sts::210987654321:assumed-role/EcrPull/docker-credential-ecr")
+    );
+    assert_eq!(who.text("Account"), Some("210987654321"));
+    let vendor = sts_call(&fake, Some(KEY), None, &[("Action", "GetCallerIdentity")]);
+    assert_eq!(
+        vendor.text("Arn"),
+        Some("arn:aws:iam::123456789012:user/vendor")
+    );
+
+    let stats = fake.stats().expect("stats");
+    assert_eq!(stats.calls, 4);
+    assert_eq!(stats.by_access_key.get(KEY), Some(&2));
+    assert_eq!(stats.by_access_key.get(&credentials.key), Some(&2));
+    assert_eq!(stats.by_target.get(ECR_TARGET), Some(&1));
+    assert_eq!(stats.by_target.get(ASSUME_ROLE_TARGET), Some(&1));
+    assert_eq!(stats.by_target.get(GET_CALLER_IDENTITY_TARGET), Some(&2));
+}
+
+#[test]
+fn unknown_temporary_keys_are_unrecognized() {
+    let fake = start();
+    let credentials = issued(&assume_role(&fake, KEY, &[]));
+    let invalid = "The security token included in the request is invalid.";
+
+    let never_issued = sts::temporary_key_id(ROLE, SESSION, 99);
+    let answer = get_token_as(&fake, &never_issued, &credentials.token);
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert_eq!(answer.error_type(), Some("UnrecognizedClientException"));
+    assert_eq!(answer.json["message"], invalid);
+
+    let wrong_token = get_token_as(&fake, &credentials.key, "not-the-token");
+    assert_eq!(
+        wrong_token.error_type(),
+        Some("UnrecognizedClientException")
+    );
+    sts_call(
+        &fake,
+        Some(&never_issued),
+        Some("whatever"),
+        &[("Action", "GetCallerIdentity")],
+    )
+    .assert_error(403, "InvalidClientTokenId", invalid);
+    assert_eq!(
+        fake.stats()
+            .expect("stats")
+            .by_access_key
+            .get(&never_issued),
+        Some(&2)
+    );
+}
+
+#[test]
+fn expired_temporary_keys_get_expired_token_errors() {
+    let fake = FakeEcr::builder()
+        .sts_duration_secs(1)
+        .start()
+        .expect("fake-ecr starts");
+    let credentials = issued(&assume_role(&fake, KEY, &[("DurationSeconds", "3600")]));
+    assert_near(
+        credentials.expiration as f64,
+        now_secs() + 1.0,
+        2.0,
+        "Expiration",
+    );
+    // Reset zeroes the counters but keeps the issued credentials.
+    fake.reset().expect("reset");
+    thread::sleep(Duration::from_secs(2));
+
+    let answer = get_token_as(&fake, &credentials.key, &credentials.token);
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert_eq!(
+        answer.header("x-amzn-errortype"),
+        Some("ExpiredTokenException")
+    );
+    assert_eq!(
+        answer.json["message"],
+        "The security token included in the request is expired"
+    );
+    sts_call(
+        &fake,
+        Some(&credentials.key),
+        Some(&credentials.token),
+        &[("Action", "GetCallerIdentity")],
+    )
+    .assert_error(400, "ExpiredToken", "is expired");
+
+    // Fresh credentials work again.
+    let fresh = issued(&assume_role(&fake, KEY, &[]));
+    assert_eq!(fresh.key, sts::temporary_key_id(ROLE, SESSION, 2));
+    assert_eq!(get_token_as(&fake, &fresh.key, &fresh.token).status, 200);
+    assert_eq!(
+        fake.stats()
+            .expect("stats")
+            .by_access_key
+            .get(&credentials.key),
+        Some(&2)
     );
 }

@@ -141,7 +141,10 @@ fn failures_are_one_actionable_line() {
     let fake = start_fake();
     let cases = [
         (Mode::RejectKeys, "revoked"),
-        (Mode::AccessDenied, "may not call ecr:GetAuthorizationToken"),
+        (
+            Mode::AccessDenied,
+            "missing permission such as ecr:GetAuthorizationToken",
+        ),
         (Mode::Throttle, "throttling"),
         (Mode::ServerError, "server error"),
         (Mode::SignatureExpired, "clock is off"),

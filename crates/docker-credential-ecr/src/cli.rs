@@ -29,19 +29,42 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// The verbs of docker's credential-helper protocol.
+/// The verbs of docker's credential-helper protocol, and the commands people type.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read a registry address on stdin; print its credentials as JSON.
     Get,
-    /// Read {"ServerURL","Username":"AWS","Secret"} on stdin; cache that token (docker login).
+    /// Read {"ServerURL","Username","Secret"} on stdin: Username AWS caches that token (docker
+    /// login); an access key id (AKIA...) stores and binds those keys after verifying them.
     Store,
-    /// Read a registry address on stdin; forget its cached tokens (docker logout).
+    /// Read a registry address on stdin; forget its cached tokens (docker logout). Keys stay.
     Erase,
-    /// Print the registries with cached tokens as JSON, offline.
+    /// Print the registries with bindings or cached tokens as JSON, offline.
     List,
     /// Print the version.
     Version,
+    /// Keep a vendor's keys in the OS keychain and use them for a registry.
+    ///
+    /// The secret key is never taken from an argument: it is asked for on a terminal (no
+    /// echo), read from stdin (the secret alone with --access-key-id, else two lines: key id,
+    /// then secret), or taken from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY with --from-env.
+    /// The keys are verified by fetching a token before anything is saved.
+    #[command(verbatim_doc_comment)]
+    Add(crate::commands::add::AddArgs),
+    /// Remove a registry's binding (or a key set and all its bindings), its keys when nothing
+    /// else uses them, and the docker config entries `add` wrote.
+    Remove(crate::commands::remove::RemoveArgs),
+    /// Show each binding: its keys, role, token and time left.
+    Status(crate::commands::status::StatusArgs),
+    /// Fetch new tokens now, ignoring the cache.
+    Refresh(crate::commands::refresh::RefreshArgs),
+    /// Route registries to this helper in docker's config (and podman's, helm's).
+    ConfigureDocker(crate::commands::configure_docker::ConfigureDockerArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Help and version requests print as clap renders them; every other parse error becomes one

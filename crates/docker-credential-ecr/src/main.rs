@@ -8,6 +8,7 @@
 //! or to stderr when something failed. Secrets go nowhere.
 
 mod cli;
+mod commands;
 mod logging;
 mod protocol;
 mod verbs;
@@ -47,6 +48,17 @@ fn main() -> ExitCode {
         Command::Erase => verbs::erase(&paths),
         Command::List => verbs::list(&paths),
         Command::Version => unreachable!("handled above"),
+        Command::Add(args) => return commands::finish(commands::add::run(&paths, &args)),
+        Command::Remove(args) => return commands::finish(commands::remove::run(&paths, &args)),
+        Command::Status(args) => return commands::status::run(&paths, &args),
+        Command::Refresh(args) => return commands::finish(commands::refresh::run(&paths, &args)),
+        Command::ConfigureDocker(args) => {
+            return commands::finish(commands::configure_docker::run(&args));
+        }
+        Command::Completions { shell } => {
+            commands::completions(shell);
+            return ExitCode::SUCCESS;
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,9 +3,13 @@
 use std::time::Duration;
 
 use ecr_core::aws::SdkTokenSource;
+use ecr_core::bindings::RegistryMatch;
+use ecr_core::config::{ProductConfig, SecretLocation};
+use ecr_core::key_store::{GET_KEYCHAIN_TIMEOUT, KeySetSecrets};
+use ecr_core::onboarding::{self, NewKeySet, NewSource};
 use ecr_core::{
-    CredentialService, Deadline, GetError, Paths, RefreshPolicy, Secret, Settings, SystemClock,
-    TokenCache,
+    ConfigFile, CredentialService, Deadline, GetError, Paths, RefreshPolicy, Secret, Settings,
+    SystemClock, TokenCache,
 };
 
 use crate::protocol::{self, CredentialsAnswer, Failure};
@@ -21,15 +25,34 @@ pub fn version_line() -> String {
     format!("docker-credential-ecr {}", env!("CARGO_PKG_VERSION"))
 }
 
-fn service(paths: &Paths) -> Result<CredentialService<SdkTokenSource, SystemClock>, Failure> {
-    let settings =
-        Settings::load(&paths.config_file()).map_err(|e| Failure::error(e.to_string()))?;
-    Ok(CredentialService::new(
+/// The service every verb uses, and the config it was built from.
+pub fn service_and_config(
+    paths: &Paths,
+) -> Result<
+    (
+        CredentialService<SdkTokenSource, SystemClock>,
+        ProductConfig,
+    ),
+    Failure,
+> {
+    let file = ConfigFile::new(paths.config_file());
+    let config = file.load().map_err(|e| Failure::error(e.to_string()))?;
+    let env_margin = std::env::var(ecr_core::settings::REFRESH_MARGIN_ENV).ok();
+    let settings = Settings::from_config(&config, file.path(), env_margin.as_deref())
+        .map_err(|e| Failure::error(e.to_string()))?;
+    let secrets = KeySetSecrets::new(paths, GET_KEYCHAIN_TIMEOUT);
+    let service = CredentialService::new(
         TokenCache::new(paths.token_cache_dir()),
         RefreshPolicy::new(settings.refresh_margin),
-        SdkTokenSource,
+        SdkTokenSource::new(Box::new(secrets)),
         SystemClock,
-    ))
+    )
+    .with_config(config.clone());
+    Ok((service, config))
+}
+
+fn service(paths: &Paths) -> Result<CredentialService<SdkTokenSource, SystemClock>, Failure> {
+    service_and_config(paths).map(|(service, _)| service)
 }
 
 pub fn get(paths: &Paths) -> Result<(), Failure> {
@@ -65,6 +88,9 @@ fn is_public(error: &GetError) -> bool {
 
 pub fn store(paths: &Paths) -> Result<(), Failure> {
     let request = protocol::read_store_request()?;
+    if request.username.starts_with("AKIA") || request.username.starts_with("ASIA") {
+        return store_keys(paths, request);
+    }
     service(paths)?
         .store(
             &request.server_url,
@@ -72,6 +98,37 @@ pub fn store(paths: &Paths) -> Result<(), Failure> {
             Secret::new(request.secret),
         )
         .map_err(|e| Failure::error(e.to_string()))
+}
+
+/// `store` with an access key id as the username: scriptable onboarding. The keys are verified,
+/// kept in the keychain as a key set named after the registry's account, and bound to the
+/// registry.
+fn store_keys(paths: &Paths, request: protocol::StoreRequest) -> Result<(), Failure> {
+    let registry =
+        RegistryMatch::parse(&request.server_url).map_err(|e| Failure::error(e.to_string()))?;
+    let name = registry
+        .as_str()
+        .split('.')
+        .next()
+        .unwrap_or("keys")
+        .to_string();
+    let keys = NewKeySet {
+        name,
+        access_key_id: request.username,
+        secret: Secret::new(request.secret),
+        role: None,
+        location: SecretLocation::Keychain,
+    };
+    let secrets = KeySetSecrets::new(paths, ecr_core::keychain::CHANGE_TIMEOUT);
+    onboarding::add(
+        &ConfigFile::new(paths.config_file()),
+        &secrets,
+        registry,
+        NewSource::KeySet(keys),
+        Some(None),
+    )
+    .map(|_| ())
+    .map_err(|e| Failure::error(e.to_string()))
 }
 
 pub fn erase(paths: &Paths) -> Result<(), Failure> {
@@ -83,10 +140,15 @@ pub fn erase(paths: &Paths) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Bound registry hosts and registries with cached tokens, offline.
 pub fn list(paths: &Paths) -> Result<(), Failure> {
-    let registries: std::collections::BTreeMap<String, &str> = service(paths)?
-        .list()
-        .into_iter()
+    let (service, config) = service_and_config(paths)?;
+    let registries: std::collections::BTreeMap<String, &str> = config
+        .bindings
+        .iter()
+        .filter(|b| !b.registry.is_pattern())
+        .map(|b| b.registry.to_string())
+        .chain(service.list())
         .map(|host| (host, ecr_core::service::ECR_USERNAME))
         .collect();
     protocol::write_json(&registries)

@@ -10,8 +10,8 @@ use std::future::Future;
 use std::time::SystemTime;
 
 use crate::clock::Deadline;
-use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::source::TokenScope;
 
 /// A token as the API returned it, before it is put on the local clock.
 #[derive(Debug, Clone)]
@@ -23,16 +23,18 @@ pub struct FetchedToken {
     pub server_date: Option<SystemTime>,
     /// When the response arrived, local clock.
     pub received_at: SystemTime,
+    /// When the credentials that fetched it expire (an assumed role's), server clock: the
+    /// token is not used past it.
+    pub credentials_expire_at: Option<SystemTime>,
 }
 
 /// Fetches tokens from ECR (or a fake of it).
 pub trait TokenSource {
-    /// Fetches a token for `registry` from `endpoint` (the SDK's default when `None`), giving
+    /// Fetches a token for the scope's registry, from its endpoint, with its identity, giving
     /// up at `deadline`.
     fn fetch(
         &self,
-        registry: &Registry,
-        endpoint: Option<&str>,
+        scope: &TokenScope,
         deadline: Deadline,
     ) -> impl Future<Output = Result<FetchedToken, FetchError>>;
 }
@@ -63,13 +65,17 @@ pub enum FetchErrorKind {
     BadResponse,
     /// Our own set-up is wrong (an unreadable CA bundle, an invalid endpoint URL).
     BadConfiguration,
+    /// A key set's secret could not be read (keychain locked, absent, or slow).
+    KeychainUnavailable,
 }
 
-/// A failed fetch: its kind and the detail AWS or the network gave.
+/// A failed fetch: its kind, the detail AWS or the network gave, and the key set whose keys
+/// were used, if any (messages name it: it is usually the vendor's name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchError {
     pub kind: FetchErrorKind,
     pub detail: String,
+    pub key_set: Option<String>,
 }
 
 impl FetchError {
@@ -77,7 +83,14 @@ impl FetchError {
         FetchError {
             kind,
             detail: detail.into(),
+            key_set: None,
         }
+    }
+
+    /// The same error, about key set `name`.
+    pub fn for_key_set(mut self, name: Option<&str>) -> FetchError {
+        self.key_set = name.map(str::to_string);
+        self
     }
 
     /// Whether docker should simply be told "not found" (and go on anonymously).
@@ -89,6 +102,23 @@ impl FetchError {
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let detail = one_line(&self.detail);
+        if let Some(name) = &self.key_set {
+            match self.kind {
+                FetchErrorKind::KeysRejected => {
+                    return write!(
+                        f,
+                        "the keys of {name} were rejected by AWS; they may have been revoked: ask {name} for new keys and run `docker-credential-ecr add` again ({detail})"
+                    );
+                }
+                FetchErrorKind::AccessDenied => {
+                    return write!(
+                        f,
+                        "the keys of {name} work but may not do this (missing permission or wrong external id): {detail}"
+                    );
+                }
+                _ => {}
+            }
+        }
         match self.kind {
             FetchErrorKind::NoIdentity => write!(f, "no AWS credentials found ({detail})"),
             FetchErrorKind::CredentialsUnavailable => write!(
@@ -101,7 +131,7 @@ impl fmt::Display for FetchError {
             ),
             FetchErrorKind::AccessDenied => write!(
                 f,
-                "the AWS keys work but may not call ecr:GetAuthorizationToken (missing permission): {detail}"
+                "the AWS keys work but may not do this (missing permission such as ecr:GetAuthorizationToken, or a wrong external id): {detail}"
             ),
             FetchErrorKind::ExpiredCredentials => write!(
                 f,
@@ -127,6 +157,9 @@ impl fmt::Display for FetchError {
             }
             FetchErrorKind::BadResponse => write!(f, "ECR sent an unusable answer ({detail})"),
             FetchErrorKind::BadConfiguration => write!(f, "invalid configuration: {detail}"),
+            FetchErrorKind::KeychainUnavailable => {
+                write!(f, "cannot read the secret key: {detail}")
+            }
         }
     }
 }
@@ -152,6 +185,21 @@ mod tests {
         assert!(!text.contains('\n') && !text.contains('\r'), "{text}");
         assert!(text.contains("UnrecognizedClientException: bad"), "{text}");
         assert!(text.contains("revoked"), "{text}");
+    }
+
+    #[test]
+    fn key_set_failures_name_the_vendor() {
+        let e = FetchError::new(FetchErrorKind::KeysRejected, "InvalidClientTokenId")
+            .for_key_set(Some("acme"));
+        assert!(e.to_string().starts_with(
+            "the keys of acme were rejected by AWS; they may have been revoked: ask acme for new keys"
+        ));
+        let e =
+            FetchError::new(FetchErrorKind::AccessDenied, "AccessDenied").for_key_set(Some("acme"));
+        assert!(
+            e.to_string()
+                .starts_with("the keys of acme work but may not do this")
+        );
     }
 
     #[test]

@@ -15,9 +15,15 @@
 //! `Display` never show them.
 
 pub mod aws;
+pub mod bindings;
 pub mod cache;
+pub mod client_config;
 pub mod clock;
+pub mod config;
 pub mod fetch;
+pub mod key_store;
+pub mod keychain;
+pub mod onboarding;
 pub mod paths;
 pub mod policy;
 pub mod registry;
@@ -29,6 +35,7 @@ pub mod token;
 
 pub use cache::{CacheError, CacheKey, TokenCache};
 pub use clock::{Clock, Deadline, SystemClock};
+pub use config::{ConfigFile, ProductConfig};
 pub use fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
 pub use paths::Paths;
 pub use policy::{Freshness, RefreshPolicy};

@@ -67,4 +67,9 @@ impl Paths {
     pub fn config_file(&self) -> PathBuf {
         self.config.join("config.json")
     }
+
+    /// Secrets of key sets kept in a file (`add --store file`, for hosts without a keychain).
+    pub fn file_secret_store(&self) -> PathBuf {
+        self.config.join("keys.json")
+    }
 }

@@ -382,7 +382,7 @@ impl fmt::Display for Partition {
 }
 
 impl NotEcr {
-    fn new(reason: String) -> NotEcr {
+    pub(crate) fn new(reason: String) -> NotEcr {
         NotEcr { reason }
     }
 

@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use crate::cache::{CacheError, CacheKey, TokenCache};
 use crate::clock::{Clock, Deadline};
+use crate::config::ProductConfig;
 use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
 use crate::policy::{Freshness, RefreshPolicy};
 use crate::registry::{NotEcr, Registry};
 use crate::secret::Secret;
-use crate::source::TokenScope;
+use crate::source::{TokenScope, UnknownKeySet};
 use crate::token::Token;
 
 /// How long a refresh of a still-valid token may take before the cached one is served.
@@ -50,11 +51,13 @@ pub enum GetError {
     NotFound(String),
     /// Credentials exist but a token could not be had.
     Fetch {
-        registry: Registry,
+        registry: Box<Registry>,
         error: FetchError,
     },
     /// Another `get` held the registry's lock until the deadline.
-    Busy { registry: Registry },
+    Busy { registry: Box<Registry> },
+    /// The registry's binding cannot be used.
+    Binding(UnknownKeySet),
 }
 
 impl fmt::Display for GetError {
@@ -62,6 +65,7 @@ impl fmt::Display for GetError {
         match self {
             GetError::NotEcr(e) => e.fmt(f),
             GetError::NotFound(reason) => write!(f, "credentials not found: {reason}"),
+            GetError::Binding(e) => e.fmt(f),
             GetError::Fetch { registry, error } => {
                 write!(f, "cannot get an ECR token for {registry}: {error}")
             }
@@ -99,6 +103,7 @@ pub struct CredentialService<S, C> {
     policy: RefreshPolicy,
     source: S,
     clock: C,
+    config: ProductConfig,
     env: EnvLookup,
     runtime: OnceCell<tokio::runtime::Runtime>,
 }
@@ -128,9 +133,21 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             policy,
             source,
             clock,
+            config: ProductConfig::default(),
             env,
             runtime: OnceCell::new(),
         }
+    }
+
+    /// Uses `config`'s bindings to choose each registry's credentials.
+    pub fn with_config(mut self, config: ProductConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The scope a `get` of `registry` would use now.
+    pub fn scope(&self, registry: Registry) -> Result<TokenScope, UnknownKeySet> {
+        TokenScope::resolve(registry, &self.config, &*self.env)
     }
 
     /// Credentials for `server_address`, within `deadline`.
@@ -146,7 +163,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             return Ok(answer(token));
         }
 
-        let scope = TokenScope::from(registry.clone(), &*self.env);
+        let scope = self.scope(registry.clone()).map_err(GetError::Binding)?;
         let key = CacheKey::for_scope(&scope);
         if let Some(cached) = self.cache.load(&key) {
             match self.policy.assess(&cached, self.clock.now()) {
@@ -157,7 +174,28 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                 Freshness::Unusable => {}
             }
         }
-        self.fetch_under_lock(&scope, &key, deadline).map(answer)
+        self.fetch_under_lock(&scope, &key, deadline, CacheUse::Recheck)
+            .map(answer)
+    }
+
+    /// Fetches a new token for `server_address` now, whatever the cache holds, and caches it.
+    pub fn refresh(&self, server_address: &str, deadline: Deadline) -> Result<Token, GetError> {
+        let registry = Registry::parse(server_address).map_err(GetError::NotEcr)?;
+        let scope = self.scope(registry).map_err(GetError::Binding)?;
+        let key = CacheKey::for_scope(&scope);
+        self.fetch_under_lock(&scope, &key, deadline, CacheUse::Bypass)
+    }
+
+    /// The cached token of `registry` for the scope a `get` would use now, if any.
+    pub fn cached(&self, registry: &Registry) -> Result<Option<(TokenScope, Token)>, GetError> {
+        let scope = self.scope(registry.clone()).map_err(GetError::Binding)?;
+        let key = CacheKey::for_scope(&scope);
+        Ok(self.cache.load(&key).map(|token| (scope, token)))
+    }
+
+    /// The refresh policy in force.
+    pub fn policy(&self) -> &RefreshPolicy {
+        &self.policy
     }
 
     /// Caches a token handed in by `docker login -u AWS`; it is served first while valid.
@@ -248,12 +286,13 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         scope: &TokenScope,
         key: &CacheKey,
         deadline: Deadline,
+        cache_use: CacheUse,
     ) -> Result<Token, GetError> {
         let lock = match self.cache.lock(key, deadline) {
             Ok(Some(lock)) => Some(lock),
             Ok(None) => {
                 return Err(GetError::Busy {
-                    registry: scope.registry.clone(),
+                    registry: Box::new(scope.registry.clone()),
                 });
             }
             // A read-only or full home must not stop pulls: fetch without the cache.
@@ -263,7 +302,8 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             }
         };
         // Whoever held the lock may have just fetched what we need.
-        if let Some(cached) = self.cache.load(key)
+        if cache_use == CacheUse::Recheck
+            && let Some(cached) = self.cache.load(key)
             && self.policy.assess(&cached, self.clock.now()) != Freshness::Unusable
         {
             return Ok(cached);
@@ -273,7 +313,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                 GetError::NotFound(format!("{}: {error}", scope.registry))
             } else {
                 GetError::Fetch {
-                    registry: scope.registry.clone(),
+                    registry: Box::new(scope.registry.clone()),
                     error,
                 }
             }
@@ -289,9 +329,14 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     /// with no life left (then it is served once and never cached).
     fn accept(&self, scope: &TokenScope, key: &CacheKey, fetched: FetchedToken) -> Accepted {
         report_clock_skew(scope, &fetched);
+        // An assumed role's credentials bound the token's use as well.
+        let expires_at_server = match fetched.credentials_expire_at {
+            Some(credentials_expire) => fetched.expires_at_server.min(credentials_expire),
+            None => fetched.expires_at_server,
+        };
         let token = Token::from_response(
             fetched.password,
-            fetched.expires_at_server,
+            expires_at_server,
             fetched.server_date,
             fetched.received_at,
         );
@@ -325,8 +370,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         runtime.block_on(async {
             match tokio::time::timeout(
                 deadline.remaining() + OUTER_TIMEOUT_GRACE,
-                self.source
-                    .fetch(&scope.registry, scope.endpoint.as_deref(), deadline),
+                self.source.fetch(scope, deadline),
             )
             .await
             {
@@ -348,6 +392,13 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             .build()?;
         Ok(self.runtime.get_or_init(|| runtime))
     }
+}
+
+/// Whether a fetch under the lock first looks for a token fetched meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CacheUse {
+    Recheck,
+    Bypass,
 }
 
 /// A fetched token, and whether it went into the cache.

@@ -5,10 +5,10 @@
 //! means defaults; an unreadable or invalid one is an error that names the file, never a silent
 //! fallback.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use crate::config::{ConfigError, ConfigFile, ProductConfig};
 
 /// Environment variable overriding the refresh margin (`30m`, `1h`, `900s` or plain seconds).
 pub const REFRESH_MARGIN_ENV: &str = "DOCKER_CREDENTIAL_ECR_REFRESH_MARGIN";
@@ -32,50 +32,37 @@ impl Default for Settings {
     }
 }
 
-/// Why the settings could not be read.
+/// Why the settings are invalid.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not valid: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(
         "invalid refresh margin {value:?} in {origin}: expected a duration such as 30m, 1h or 900s"
     )]
     Margin { origin: String, value: String },
 }
 
-/// The config file's shape; unknown keys are kept for later versions and ignored here.
-#[derive(Debug, Default, Deserialize)]
-struct ConfigFile {
-    refresh_margin: Option<String>,
-}
-
 impl Settings {
-    /// Reads `config_file` (absent is fine) and applies the environment on top.
-    pub fn load(config_file: &Path) -> Result<Settings, SettingsError> {
+    /// Reads the config file (absent is fine) and applies the environment on top.
+    pub fn load(config_file: &ConfigFile) -> Result<Settings, SettingsError> {
+        let config = config_file.load()?;
         let env_margin = std::env::var(REFRESH_MARGIN_ENV).ok();
-        Self::load_with(config_file, env_margin.as_deref())
+        Self::from_config(&config, config_file.path(), env_margin.as_deref())
     }
 
-    /// [`Settings::load`] with the environment's value passed in.
-    pub fn load_with(
-        config_file: &Path,
+    /// The settings of `config` (read from `origin`) with the environment's margin on top.
+    pub fn from_config(
+        config: &ProductConfig,
+        origin: &Path,
         env_margin: Option<&str>,
     ) -> Result<Settings, SettingsError> {
-        let file = read_config_file(config_file)?;
         let mut settings = Settings::default();
-        if let Some(value) = file.refresh_margin {
+        if let Some(value) = &config.refresh_margin {
             settings.refresh_margin =
-                parse_duration(&value).ok_or_else(|| SettingsError::Margin {
-                    origin: config_file.display().to_string(),
-                    value,
+                parse_duration(value).ok_or_else(|| SettingsError::Margin {
+                    origin: origin.display().to_string(),
+                    value: value.clone(),
                 })?;
         }
         if let Some(value) = env_margin.filter(|v| !v.trim().is_empty()) {
@@ -87,23 +74,6 @@ impl Settings {
         }
         Ok(settings)
     }
-}
-
-fn read_config_file(path: &Path) -> Result<ConfigFile, SettingsError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
-        Err(source) => {
-            return Err(SettingsError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    serde_json::from_slice(&bytes).map_err(|source| SettingsError::Parse {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 /// `30m`, `1h 30m`, `900s`, or a plain number of seconds.
@@ -119,46 +89,51 @@ fn parse_duration(value: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn config(dir: &tempfile::TempDir, body: &str) -> PathBuf {
+    fn config(dir: &tempfile::TempDir, body: &str) -> ConfigFile {
         let path = dir.path().join("config.json");
         std::fs::write(&path, body).unwrap();
-        path
+        ConfigFile::new(path)
+    }
+
+    fn load(file: &ConfigFile, env: Option<&str>) -> Result<Settings, SettingsError> {
+        Settings::from_config(&file.load()?, file.path(), env)
     }
 
     #[test]
     fn missing_file_gives_defaults() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings::load_with(&dir.path().join("absent.json"), None).unwrap();
-        assert_eq!(settings, Settings::default());
+        let file = ConfigFile::new(dir.path().join("absent.json"));
+        assert_eq!(load(&file, None).unwrap(), Settings::default());
     }
 
     #[test]
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
-        let path = config(&dir, r#"{"refresh_margin": "30m", "future_key": 1}"#);
-        let from_file = Settings::load_with(&path, None).unwrap();
-        assert_eq!(from_file.refresh_margin, Duration::from_secs(1800));
-        let from_env = Settings::load_with(&path, Some("600")).unwrap();
-        assert_eq!(from_env.refresh_margin, Duration::from_secs(600));
-        let human = Settings::load_with(&path, Some("2h")).unwrap();
-        assert_eq!(human.refresh_margin, Duration::from_secs(7200));
+        let file = config(&dir, r#"{"refresh_margin": "30m", "future_key": 1}"#);
+        assert_eq!(
+            load(&file, None).unwrap().refresh_margin,
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            load(&file, Some("600")).unwrap().refresh_margin,
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            load(&file, Some("2h")).unwrap().refresh_margin,
+            Duration::from_secs(7200)
+        );
     }
 
     #[test]
     fn invalid_values_are_errors_naming_their_origin() {
         let dir = tempfile::tempdir().unwrap();
-        let path = config(&dir, r#"{"refresh_margin": "soon"}"#);
-        let err = Settings::load_with(&path, None).unwrap_err().to_string();
+        let file = config(&dir, r#"{"refresh_margin": "soon"}"#);
+        let err = load(&file, None).unwrap_err().to_string();
         assert!(err.contains("config.json") && err.contains("soon"), "{err}");
         let ok = config(&dir, "{}");
-        let err = Settings::load_with(&ok, Some("-5"))
-            .unwrap_err()
-            .to_string();
+        let err = load(&ok, Some("-5")).unwrap_err().to_string();
         assert!(err.contains(REFRESH_MARGIN_ENV), "{err}");
         let broken = config(&dir, "{not json");
-        assert!(matches!(
-            Settings::load_with(&broken, None),
-            Err(SettingsError::Parse { .. })
-        ));
+        assert!(matches!(load(&broken, None), Err(SettingsError::Config(_))));
     }
 }

@@ -1,12 +1,15 @@
-//! Which identity pays for a token, and where it is fetched from, decided from the environment
-//! alone.
+//! Which identity pays for a token, and where it is fetched from, decided from the product's
+//! bindings and the environment alone.
 //!
-//! This runs on every `get`, warm or cold, so it must never load the AWS SDK's configuration:
-//! it reads a handful of environment variables and nothing else. What it returns names a cache
-//! entry ([`TokenScope`]); the SDK resolves the actual credentials later, and only on a miss.
+//! This runs on every `get`, warm or cold, so it must never load the AWS SDK's configuration
+//! nor touch the keychain: it reads the already-loaded product config and a handful of
+//! environment variables. What it returns names a cache entry ([`TokenScope`]); the
+//! credentials themselves are resolved later, and only on a miss.
 
 use std::fmt;
 
+use crate::bindings::BoundSource;
+use crate::config::{ProductConfig, RoleConfig, SecretLocation};
 use crate::registry::Registry;
 
 /// Environment variables that select the default chain's identity.
@@ -22,6 +25,16 @@ pub enum CredentialSource {
     DefaultChain {
         profile: Option<String>,
         access_key_id: Option<String>,
+    },
+    /// A named profile of the AWS config files (bound to the registry).
+    Profile(String),
+    /// A key set of this product: its access key id, where its secret is kept, and the role it
+    /// assumes, if any.
+    KeySet {
+        name: String,
+        access_key_id: String,
+        secret_location: SecretLocation,
+        role: Option<RoleConfig>,
     },
     /// A token handed in by `store` (what `docker login -u AWS` sends); it cannot be refreshed.
     Stored,
@@ -54,7 +67,28 @@ impl CredentialSource {
                 profile.as_deref().unwrap_or(""),
                 access_key_id.as_deref().unwrap_or("")
             ),
+            CredentialSource::Profile(name) => format!("profile;name={name}"),
+            CredentialSource::KeySet {
+                name,
+                access_key_id,
+                role,
+                ..
+            } => format!(
+                "key-set;name={name};key={access_key_id};role={};external-id={}",
+                role.as_ref().map_or("", |r| r.arn.as_str()),
+                role.as_ref()
+                    .and_then(|r| r.external_id.as_deref())
+                    .unwrap_or("")
+            ),
             CredentialSource::Stored => "stored".to_string(),
+        }
+    }
+
+    /// The key set's name, when this source is one.
+    pub fn key_set_name(&self) -> Option<&str> {
+        match self {
+            CredentialSource::KeySet { name, .. } => Some(name),
+            _ => None,
         }
     }
 }
@@ -68,6 +102,8 @@ impl fmt::Display for CredentialSource {
             CredentialSource::DefaultChain { .. } => {
                 f.write_str("the default AWS credential chain")
             }
+            CredentialSource::Profile(name) => write!(f, "AWS profile {name}"),
+            CredentialSource::KeySet { name, .. } => write!(f, "key set {name}"),
             CredentialSource::Stored => f.write_str("a token stored by docker login"),
         }
     }
@@ -79,7 +115,19 @@ impl fmt::Display for CredentialSource {
 pub struct TokenScope {
     pub registry: Registry,
     pub endpoint: Option<String>,
+    /// The STS endpoint override, for sources that assume a role.
+    pub sts_endpoint: Option<String>,
     pub source: CredentialSource,
+}
+
+/// A binding that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{registry} is bound to key set {key_set:?}, which does not exist: run `docker-credential-ecr add` again or `remove` the binding"
+)]
+pub struct UnknownKeySet {
+    pub registry: String,
+    pub key_set: String,
 }
 
 impl TokenScope {
@@ -88,14 +136,55 @@ impl TokenScope {
         Self::from(registry, &|name| std::env::var(name).ok())
     }
 
-    /// The scope of a `get` for `registry` as `env` describes it.
+    /// The scope of a `get` for `registry` as `env` describes it, with no bindings.
     pub fn from(registry: Registry, env: &dyn Fn(&str) -> Option<String>) -> TokenScope {
         let endpoint = endpoint_override(&registry, env);
         TokenScope {
             registry,
             endpoint,
+            sts_endpoint: None,
             source: CredentialSource::default_chain_from(env),
         }
+    }
+
+    /// The scope of a `get` for `registry`: the binding that serves it (exact host, then
+    /// pattern), else the default chain as `env` selects it.
+    pub fn resolve(
+        registry: Registry,
+        config: &ProductConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<TokenScope, UnknownKeySet> {
+        let source = match config
+            .binding_for(&registry)
+            .map(|b| (&b.source, &b.registry))
+        {
+            None | Some((BoundSource::DefaultChain, _)) => {
+                CredentialSource::default_chain_from(env)
+            }
+            Some((BoundSource::Profile(name), _)) => CredentialSource::Profile(name.clone()),
+            Some((BoundSource::KeySet(name), matched)) => {
+                let key_set = config.key_sets.get(name).ok_or_else(|| UnknownKeySet {
+                    registry: matched.to_string(),
+                    key_set: name.clone(),
+                })?;
+                CredentialSource::KeySet {
+                    name: name.clone(),
+                    access_key_id: key_set.access_key_id.clone(),
+                    secret_location: key_set.secret_location,
+                    role: key_set.role.clone(),
+                }
+            }
+        };
+        let sts_endpoint = match &source {
+            CredentialSource::KeySet { role: Some(_), .. } => sts_endpoint_override(env),
+            _ => None,
+        };
+        Ok(TokenScope {
+            endpoint: endpoint_override(&registry, env),
+            registry,
+            sts_endpoint,
+            source,
+        })
     }
 
     /// The scope of a token handed in by `docker login` for `registry`.
@@ -103,6 +192,7 @@ impl TokenScope {
         TokenScope {
             registry,
             endpoint: None,
+            sts_endpoint: None,
             source: CredentialSource::Stored,
         }
     }
@@ -110,9 +200,10 @@ impl TokenScope {
     /// The full, human-readable cache key (hashed into a file name by the cache).
     pub fn key(&self) -> String {
         format!(
-            "v1;registry={};endpoint={};source={}",
+            "v1;registry={};endpoint={};sts={};source={}",
             self.registry.cache_id(),
             self.endpoint.as_deref().unwrap_or(""),
+            self.sts_endpoint.as_deref().unwrap_or(""),
             self.source.key_part()
         )
     }
@@ -135,6 +226,19 @@ pub fn endpoint_override(
         "AWS_ENDPOINT_URL_ECR"
     };
     [service_var, "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
+        .map(|v| v.trim().to_string())
+}
+
+/// The STS endpoint URL override (`AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`).
+pub fn sts_endpoint_override(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        return None;
+    }
+    ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
         .iter()
         .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
         .map(|v| v.trim().to_string())
@@ -224,5 +328,76 @@ mod tests {
             }
         }
         assert_eq!(base.key(), TokenScope::from(private(), &env_of(&[])).key());
+    }
+
+    #[test]
+    fn bindings_choose_the_source_and_name_the_cache_entry() {
+        use crate::bindings::{Binding, RegistryMatch};
+        use crate::config::KeySetConfig;
+        let mut config = ProductConfig::default();
+        config.key_sets.insert(
+            "acme".into(),
+            KeySetConfig {
+                access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+                secret_location: SecretLocation::Keychain,
+                role: Some(RoleConfig {
+                    arn: "arn:aws:iam::123456789012:role/pull".into(),
+                    external_id: Some("ext".into()),
+                    session_name: None,
+                    duration_secs: None,
+                }),
+                created: 0,
+            },
+        );
+        config.bindings = vec![
+            Binding {
+                registry: RegistryMatch::parse("123456789012.dkr.ecr.*.amazonaws.com").unwrap(),
+                source: BoundSource::KeySet("acme".into()),
+            },
+            Binding {
+                registry: RegistryMatch::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+                    .unwrap(),
+                source: BoundSource::Profile("vendor".into()),
+            },
+            Binding {
+                registry: RegistryMatch::parse("111111111111.dkr.ecr.us-east-1.amazonaws.com")
+                    .unwrap(),
+                source: BoundSource::KeySet("gone".into()),
+            },
+        ];
+        let env = env_of(&[("AWS_ENDPOINT_URL_STS", "http://sts")]);
+        let keyed = TokenScope::resolve(private(), &config, &env).unwrap();
+        assert_eq!(keyed.source.key_set_name(), Some("acme"));
+        assert_eq!(keyed.sts_endpoint.as_deref(), Some("http://sts"));
+        assert!(
+            keyed
+                .key()
+                .contains("role=arn:aws:iam::123456789012:role/pull;external-id=ext")
+        );
+        let profiled = TokenScope::resolve(
+            Registry::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap(),
+            &config,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(profiled.source, CredentialSource::Profile("vendor".into()));
+        assert_eq!(profiled.sts_endpoint, None);
+        let unbound = TokenScope::resolve(
+            Registry::parse("222222222222.dkr.ecr.us-east-1.amazonaws.com").unwrap(),
+            &config,
+            &env,
+        )
+        .unwrap();
+        assert!(matches!(
+            unbound.source,
+            CredentialSource::DefaultChain { .. }
+        ));
+        let err = TokenScope::resolve(
+            Registry::parse("111111111111.dkr.ecr.us-east-1.amazonaws.com").unwrap(),
+            &config,
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(err.key_set, "gone");
     }
 }

@@ -1,4 +1,4 @@
-//! `fake-ecr`: runs the project's fake ECR server (see `ecr_e2e::fake`) until SIGTERM/SIGINT.
+//! `fake-ecr`: runs the project's fake ECR (and STS) server (see `ecr_e2e::fake`) until SIGTERM/SIGINT.
 //!
 //! This binary owns the command line and the start-up line only. Once both listeners are bound
 //! it prints exactly one line to stdout, `LISTENING api=<addr> control=<addr>`, and flushes;
@@ -13,7 +13,8 @@ use clap::Parser;
 use ecr_e2e::fake::knobs::{DEFAULT_LIFETIME_SECS, DEFAULT_PASSWORD};
 use ecr_e2e::fake::{Config, Knobs, Mode, Server, TlsFiles};
 
-/// A fake Amazon ECR / ECR Public GetAuthorizationToken endpoint for tests.
+/// A fake Amazon ECR / ECR Public GetAuthorizationToken and STS AssumeRole /
+/// GetCallerIdentity endpoint for tests.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -48,9 +49,22 @@ struct Args {
     /// Skew of the server clock in seconds (Date header and expiresAt), may be negative.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     date_offset_secs: i64,
-    /// Answer the next N API calls with ServerException.
+    /// Answer the next N API calls with ServerException (STS: InternalFailure).
     #[arg(long, default_value_t = 0)]
     fail_next: u32,
+    /// Lifetime of STS AssumeRole credentials in seconds (default: the request's
+    /// DurationSeconds, else 3600).
+    #[arg(long)]
+    sts_duration_secs: Option<u64>,
+    /// AssumeRole of ROLE_ARN requires this ExternalId, else AccessDenied (repeatable).
+    #[arg(
+        long = "role-external-id",
+        num_args = 2,
+        value_names = ["ROLE_ARN", "EXTERNAL_ID"],
+        allow_hyphen_values = true,
+        action = clap::ArgAction::Append
+    )]
+    role_external_ids: Vec<String>,
 }
 
 impl Args {
@@ -71,6 +85,12 @@ impl Args {
                 date_offset_secs: self.date_offset_secs,
                 password: self.password,
                 fail_next: self.fail_next,
+                sts_duration_secs: self.sts_duration_secs,
+                role_external_ids: self
+                    .role_external_ids
+                    .chunks_exact(2)
+                    .map(|pair| (pair[0].clone(), pair[1].clone()))
+                    .collect(),
             },
         }
     }

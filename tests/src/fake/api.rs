@@ -1,14 +1,16 @@
 //! The API listener's request handler: what the AWS SDK and the Go helper talk to.
 //!
-//! This module owns one request from headers to answer: read the target and the SigV4
-//! credential, count the call, ask [`State::plan`] what to do, wait the latency, and write an
-//! awsJson1_1 answer with `Date` (on the server's possibly skewed clock) and
-//! `x-amzn-RequestId`. It never fails: every problem becomes an AWS error response.
+//! This module owns one request from headers to answer: tell the protocol (an `X-Amz-Target`
+//! header: awsJson1_1, ECR and ECR Public; else a form body or an `sts` credential scope:
+//! awsQuery, STS), read the SigV4 credential and session token, count the call, ask
+//! [`State::plan`] what to do, wait the latency, and write the answer (JSON or XML) with `Date`
+//! (on the server's possibly skewed clock) and `x-amzn-RequestId`. It never fails: every problem
+//! becomes an AWS error response.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -17,7 +19,9 @@ use hyper::header::{CONTENT_TYPE, DATE, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
-use super::state::{Call, Outcome, State};
+use super::clock::ServerClock;
+use super::state::{Api, Call, Outcome, State};
+use super::sts::{self, Form};
 use super::wire::{self, AwsError, Grant, Operation, TokenRequest};
 
 /// Largest request body read; GetAuthorizationToken bodies are tiny.
@@ -29,8 +33,8 @@ pub async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let call = read_call(&parts.headers);
     let body = read_body(body).await;
+    let call = read_call(&parts.headers, body.as_deref().unwrap_or_default());
     state.record(&call);
     let plan = state.plan(&call);
     tokio::time::sleep(plan.latency).await;
@@ -56,16 +60,38 @@ pub async fn answer(
                 Err(error) => error_response(error, &clock),
             }
         }
+        Outcome::Assumed { credentials, user } => xml_response(StatusCode::OK, &clock, |id| {
+            sts::assume_role_body(&credentials, &user, id)
+        }),
+        Outcome::CallerIdentity(identity) => xml_response(StatusCode::OK, &clock, |id| {
+            sts::caller_identity_body(&identity, id)
+        }),
+        Outcome::StsError(error) => xml_response(error.status(), &clock, |id| error.body(id)),
     };
     Ok(response)
 }
 
-/// Reads what the plan depends on from the request headers.
-fn read_call(headers: &HeaderMap) -> Call {
+/// Reads what the plan depends on from the request headers and body.
+fn read_call(headers: &HeaderMap, body: &[u8]) -> Call {
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let credential = text("authorization").and_then(wire::parse_authorization);
+    let target = text("x-amz-target").map(str::to_owned);
+    let form_body = text("content-type").is_some_and(|content_type| {
+        content_type
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    let sts_scope = credential
+        .as_ref()
+        .is_some_and(|credential| credential.service == "sts");
+    let api = match target {
+        None if form_body || sts_scope => Api::Query(Form::parse(body)),
+        target => Api::Json { target },
+    };
     Call {
-        target: text("x-amz-target").map(str::to_owned),
-        credential: text("authorization").and_then(wire::parse_authorization),
+        credential,
+        security_token: text("x-amz-security-token").map(str::to_owned),
+        api,
     }
 }
 
@@ -113,33 +139,25 @@ fn json_response(status: StatusCode, json: &Value, clock: &ServerClock) -> Respo
     response
 }
 
+/// An awsQuery (XML) answer; `body` gets the request id, which the header repeats.
+fn xml_response(
+    status: StatusCode,
+    clock: &ServerClock,
+    body: impl FnOnce(&str) -> String,
+) -> Response<Full<Bytes>> {
+    let id = request_id();
+    let mut response = Response::new(Full::new(Bytes::from(body(&id))));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(sts::CONTENT_TYPE));
+    headers.insert(DATE, ascii_header(httpdate::fmt_http_date(clock.now())));
+    headers.insert("x-amzn-requestid", ascii_header(id));
+    response
+}
+
 /// Header values this module builds are ASCII by construction (http-dates, hex digits).
 fn ascii_header(value: String) -> HeaderValue {
     HeaderValue::try_from(value).expect("http-dates and request ids are visible ASCII")
-}
-
-/// The server's clock, `offset_secs` away from the real one.
-struct ServerClock {
-    offset_secs: i64,
-}
-
-impl ServerClock {
-    fn now(&self) -> SystemTime {
-        let real = SystemTime::now();
-        let offset = Duration::from_secs(self.offset_secs.unsigned_abs());
-        let skewed = if self.offset_secs >= 0 {
-            real.checked_add(offset)
-        } else {
-            real.checked_sub(offset)
-        };
-        skewed.unwrap_or(real)
-    }
-
-    /// Seconds since the epoch, to the millisecond, as ECR's `expiresAt` carries them.
-    fn epoch_secs(&self) -> f64 {
-        let since_epoch = self.now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        (since_epoch.as_millis() as f64) / 1000.0
-    }
 }
 
 /// A fresh UUID-shaped request id (unique per process, not random).
@@ -179,13 +197,5 @@ mod tests {
         assert_eq!(first.len(), 36);
         assert_eq!(first.matches('-').count(), 4);
         assert_ne!(first, request_id());
-    }
-
-    #[test]
-    fn skewed_clock_moves_by_the_offset() {
-        let ahead = ServerClock { offset_secs: 3600 }.epoch_secs();
-        let behind = ServerClock { offset_secs: -3600 }.epoch_secs();
-        let spread = ahead - behind;
-        assert!((7199.0..7201.0).contains(&spread), "spread {spread}");
     }
 }

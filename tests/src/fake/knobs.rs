@@ -2,12 +2,13 @@
 //!
 //! This module owns the data only: [`Knobs`] (the full set, as `GET /knobs` shows it),
 //! [`KnobsPatch`] (what `POST /knobs` accepts) and [`Mode`]. It never decides an answer; that
-//! is [`super::plan`]'s job.
+//! is the `state` module's job.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Token lifetime real ECR hands out: 12 hours.
 pub const DEFAULT_LIFETIME_SECS: u64 = 43_200;
@@ -15,26 +16,29 @@ pub const DEFAULT_LIFETIME_SECS: u64 = 43_200;
 /// Password the fake hands out unless told otherwise.
 pub const DEFAULT_PASSWORD: &str = "fake-ecr-password";
 
-/// How the fake answers API requests that pass authentication.
+/// How the fake answers API requests that pass authentication (ECR, ECR Public and STS alike;
+/// the STS error of each mode is named in brackets).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Hand out a token.
     #[default]
     Ok,
-    /// `ServerException` (500).
+    /// `ServerException` (500) [STS: `InternalFailure`, 500].
     ServerError,
-    /// `ThrottlingException` (400).
+    /// `ThrottlingException` (400) [STS: `Throttling`, 400].
     Throttle,
     /// Accept the request and never answer (until the client gives up).
     Hang,
-    /// `UnrecognizedClientException` for every access key.
+    /// `UnrecognizedClientException` for every access key [STS: `InvalidClientTokenId`, 403].
     RejectKeys,
-    /// `AccessDeniedException`.
+    /// `AccessDeniedException` [STS: `AccessDenied`, 403].
     AccessDenied,
-    /// `InvalidSignatureException`, what AWS answers a client whose clock is off.
+    /// `InvalidSignatureException`, what AWS answers a client whose clock is off
+    /// [STS: `SignatureDoesNotMatch` "Signature expired: ...", 403].
     SignatureExpired,
-    /// `ExpiredTokenException`, what AWS answers expired session credentials.
+    /// `ExpiredTokenException`, what AWS answers expired session credentials
+    /// [STS: `ExpiredToken`, 400].
     ExpiredToken,
 }
 
@@ -108,8 +112,15 @@ pub struct Knobs {
     pub date_offset_secs: i64,
     /// The token is base64("AWS:" + password).
     pub password: String,
-    /// The next N API calls answer `ServerException`, then the mode applies again.
+    /// The next N API calls answer `ServerException` (STS: `InternalFailure`), then the mode
+    /// applies again.
     pub fail_next: u32,
+    /// Lifetime of the credentials STS AssumeRole hands out, in seconds; `None`: the request's
+    /// `DurationSeconds`, else 3600 (what STS does).
+    pub sts_duration_secs: Option<u64>,
+    /// Role ARN -> the external id AssumeRole must carry for that role; a request without it or
+    /// with another one is answered `AccessDenied`. Roles not listed accept any (or none).
+    pub role_external_ids: BTreeMap<String, String>,
 }
 
 impl Default for Knobs {
@@ -122,6 +133,8 @@ impl Default for Knobs {
             date_offset_secs: 0,
             password: DEFAULT_PASSWORD.to_owned(),
             fail_next: 0,
+            sts_duration_secs: None,
+            role_external_ids: BTreeMap::new(),
         }
     }
 }
@@ -137,6 +150,8 @@ impl Knobs {
             date_offset_secs,
             password,
             fail_next,
+            sts_duration_secs,
+            role_external_ids,
         } = patch;
         set_if_some(&mut self.lifetime_secs, lifetime_secs);
         set_if_some(&mut self.latency_ms, latency_ms);
@@ -145,6 +160,8 @@ impl Knobs {
         set_if_some(&mut self.date_offset_secs, date_offset_secs);
         set_if_some(&mut self.password, password);
         set_if_some(&mut self.fail_next, fail_next);
+        set_if_some(&mut self.sts_duration_secs, sts_duration_secs);
+        set_if_some(&mut self.role_external_ids, role_external_ids);
     }
 }
 
@@ -173,6 +190,26 @@ pub struct KnobsPatch {
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_next: Option<u32>,
+    /// `Some(None)` (JSON `null`) goes back to the request's `DurationSeconds`.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sts_duration_secs: Option<Option<u64>>,
+    /// Replaces the whole map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_external_ids: Option<BTreeMap<String, String>>,
+}
+
+/// Deserializes a field that is present (even as `null`) into `Some`; a missing field stays
+/// `None` through `#[serde(default)]`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 impl KnobsPatch {
@@ -209,6 +246,25 @@ mod tests {
         assert_eq!(knobs.fail_next, 2);
         assert_eq!(knobs.lifetime_secs, DEFAULT_LIFETIME_SECS);
         assert_eq!(knobs.password, DEFAULT_PASSWORD);
+    }
+
+    #[test]
+    fn sts_duration_patch_tells_absent_from_null() {
+        let mut knobs = Knobs::default();
+        let set: KnobsPatch =
+            serde_json::from_str(r#"{"sts_duration_secs":5}"#).expect("parse patch");
+        knobs.apply(set);
+        assert_eq!(knobs.sts_duration_secs, Some(5));
+        let other: KnobsPatch = serde_json::from_str(r#"{"mode":"ok"}"#).expect("parse patch");
+        knobs.apply(other);
+        assert_eq!(knobs.sts_duration_secs, Some(5));
+        let clear: KnobsPatch =
+            serde_json::from_str(r#"{"sts_duration_secs":null}"#).expect("parse patch");
+        assert_eq!(clear.sts_duration_secs, Some(None));
+        knobs.apply(clear.clone());
+        assert_eq!(knobs.sts_duration_secs, None);
+        let json = serde_json::to_string(&clear).expect("serialize patch");
+        assert_eq!(json, r#"{"sts_duration_secs":null}"#);
     }
 
     #[test]

@@ -1,9 +1,17 @@
-//! The fake's shared state: the knobs, the call counters, and the decision of how to answer.
+//! The fake's shared state: the knobs, the call counters, the temporary credentials STS
+//! issued, and the decision of how to answer.
 //!
 //! This module owns the rules, in order: no SigV4 header -> `MissingAuthenticationToken`;
-//! unknown target -> `UnknownOperation`; `fail_next` -> `ServerException`; a rejected key ->
-//! `UnrecognizedClient`; else the mode. It never touches the network and never holds a lock
-//! across an `.await` (callers get owned snapshots).
+//! unknown target or action -> `UnknownOperation` (STS: `MissingAction` / `InvalidAction`);
+//! `fail_next` -> `ServerException` (STS: `InternalFailure`); a rejected key ->
+//! `UnrecognizedClient` (STS: `InvalidClientTokenId`); a temporary (`ASIA...`) key the fake
+//! never issued, or with another session token -> the same; one whose credentials expired on the
+//! fake's clock -> `ExpiredTokenException` (STS: `ExpiredToken`); else the mode. AssumeRole in
+//! mode `ok` then validates its parameters (`ValidationError`) and the role's external id
+//! (`AccessDenied`) before issuing credentials.
+//!
+//! It never touches the network and never holds its lock across an `.await` (callers get owned
+//! snapshots).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -11,7 +19,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::clock::ServerClock;
 use super::knobs::{Knobs, KnobsPatch, Mode};
+use super::sts::{
+    self, Action, AssumeRoleParams, AssumedRoleUser, CallerIdentity, Form, StsError,
+    TemporaryCredentials,
+};
 use super::wire::{AwsError, Credential, Operation};
 
 /// Call counters, as `GET /stats` shows them.
@@ -19,17 +32,66 @@ use super::wire::{AwsError, Credential, Operation};
 pub struct Stats {
     /// Every API request, answered or not.
     pub calls: u64,
-    /// API requests per access key id (requests without a SigV4 header are not listed).
+    /// API requests per access key id (requests without a SigV4 header are not listed). STS
+    /// calls count under the key that signed them (the long-term key, for AssumeRole).
     pub by_access_key: BTreeMap<String, u64>,
-    /// API requests per `X-Amz-Target` value, known or not.
+    /// API requests per `X-Amz-Target` value, known or not; STS requests as `sts:<Action>`.
     pub by_target: BTreeMap<String, u64>,
+    /// Successful AssumeRole calls per role ARN.
+    #[serde(default)]
+    pub assumed: BTreeMap<String, u64>,
+    /// Every AssumeRole request that named its action, in arrival order, with what it sent and
+    /// how it was answered.
+    #[serde(default)]
+    pub assume_role_requests: Vec<AssumeRoleRecord>,
 }
 
-/// What the fake read from an API request's headers.
+/// One AssumeRole request, as [`Stats::assume_role_requests`] lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssumeRoleRecord {
+    /// `RoleArn` as sent (empty when missing).
+    pub role_arn: String,
+    /// `RoleSessionName` as sent (empty when missing).
+    pub session_name: String,
+    pub external_id: Option<String>,
+    /// `DurationSeconds` as sent, when it is a number.
+    pub duration_seconds: Option<u64>,
+    /// The access key id that signed the request.
+    pub access_key: Option<String>,
+    /// `ok`, `hang`, or the STS error code answered.
+    pub outcome: String,
+    /// The temporary access key id handed out, on success.
+    pub issued_access_key: Option<String>,
+}
+
+/// What the fake read from an API request.
 #[derive(Clone, Debug)]
 pub struct Call {
-    pub target: Option<String>,
     pub credential: Option<Credential>,
+    /// `X-Amz-Security-Token`, sent with temporary credentials.
+    pub security_token: Option<String>,
+    pub api: Api,
+}
+
+/// Which protocol a request speaks.
+#[derive(Clone, Debug)]
+pub enum Api {
+    /// awsJson1_1 (ECR, ECR Public): the `X-Amz-Target`, if any.
+    Json { target: Option<String> },
+    /// awsQuery (STS): the form parameters of the body.
+    Query(Form),
+}
+
+impl Call {
+    /// The `by_target` key of this call.
+    fn target_key(&self) -> Option<String> {
+        match &self.api {
+            Api::Json { target } => target.clone(),
+            Api::Query(form) => form
+                .action()
+                .map(|action| format!("{}{action}", sts::TARGET_PREFIX)),
+        }
+    }
 }
 
 /// How to answer one API request.
@@ -37,7 +99,7 @@ pub struct Call {
 pub struct Plan {
     /// Wait this long before answering.
     pub latency: Duration,
-    /// Skew of the server clock, for `Date` and `expiresAt`.
+    /// Skew of the server clock, for `Date`, `expiresAt` and `Expiration`.
     pub date_offset_secs: i64,
     pub outcome: Outcome,
 }
@@ -53,45 +115,81 @@ pub enum Outcome {
     },
     Error(AwsError),
     Hang,
+    Assumed {
+        credentials: TemporaryCredentials,
+        user: AssumedRoleUser,
+    },
+    CallerIdentity(CallerIdentity),
+    StsError(StsError),
 }
 
-/// Knobs and counters behind locks.
+/// Temporary credentials the fake issued, by access key id.
+#[derive(Clone, Debug)]
+struct Session {
+    user: AssumedRoleUser,
+    session_token: String,
+    /// Epoch seconds on the fake's clock.
+    expiration: u64,
+}
+
+/// Why temporary credentials are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SessionProblem {
+    /// Never issued, or sent with another session token.
+    Unknown,
+    Expired,
+}
+
+/// Everything behind the one lock.
+#[derive(Debug, Default)]
+struct Inner {
+    knobs: Knobs,
+    stats: Stats,
+    sessions: BTreeMap<String, Session>,
+    /// Credentials issued so far (the serial of the last ones).
+    issued: u64,
+}
+
+/// Knobs, counters and sessions behind a lock.
 #[derive(Debug, Default)]
 pub struct State {
-    knobs: Mutex<Knobs>,
-    stats: Mutex<Stats>,
+    inner: Mutex<Inner>,
 }
 
 impl State {
     pub fn new(knobs: Knobs) -> State {
         State {
-            knobs: Mutex::new(knobs),
-            stats: Mutex::new(Stats::default()),
+            inner: Mutex::new(Inner {
+                knobs,
+                ..Inner::default()
+            }),
         }
     }
 
     pub fn knobs(&self) -> Knobs {
-        lock(&self.knobs).clone()
+        self.lock().knobs.clone()
     }
 
     /// Applies a patch and returns the resulting knob set.
     pub fn patch_knobs(&self, patch: KnobsPatch) -> Knobs {
-        let mut knobs = lock(&self.knobs);
-        knobs.apply(patch);
-        knobs.clone()
+        let mut inner = self.lock();
+        inner.knobs.apply(patch);
+        inner.knobs.clone()
     }
 
     pub fn stats(&self) -> Stats {
-        lock(&self.stats).clone()
+        self.lock().stats.clone()
     }
 
+    /// Zeroes the counters; knobs and issued credentials stay.
     pub fn reset_stats(&self) {
-        *lock(&self.stats) = Stats::default();
+        self.lock().stats = Stats::default();
     }
 
     /// Counts an API request.
     pub fn record(&self, call: &Call) {
-        let mut stats = lock(&self.stats);
+        let mut inner = self.lock();
+        let stats = &mut inner.stats;
         stats.calls += 1;
         if let Some(credential) = &call.credential {
             *stats
@@ -99,52 +197,246 @@ impl State {
                 .entry(credential.access_key_id.clone())
                 .or_default() += 1;
         }
-        if let Some(target) = &call.target {
-            *stats.by_target.entry(target.clone()).or_default() += 1;
+        if let Some(target) = call.target_key() {
+            *stats.by_target.entry(target).or_default() += 1;
         }
     }
 
-    /// Decides the answer to a call; consumes one `fail_next` if that is what answers it.
+    /// Decides the answer to a call; consumes one `fail_next` if that is what answers it, and
+    /// issues (and remembers) credentials for a successful AssumeRole.
     pub fn plan(&self, call: &Call) -> Plan {
-        let mut knobs = lock(&self.knobs);
-        let outcome = decide(&mut knobs, call);
+        let mut inner = self.lock();
+        let now = ServerClock {
+            offset_secs: inner.knobs.date_offset_secs,
+        }
+        .epoch_whole_secs();
+        let outcome = match &call.api {
+            Api::Json { target } => Outcome::from(decide_json(&mut inner, call, target, now)),
+            Api::Query(form) => decide_query(&mut inner, call, form, now),
+        };
         Plan {
-            latency: Duration::from_millis(knobs.latency_ms),
-            date_offset_secs: knobs.date_offset_secs,
+            latency: Duration::from_millis(inner.knobs.latency_ms),
+            date_offset_secs: inner.knobs.date_offset_secs,
             outcome,
         }
     }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.inner)
+    }
 }
 
-fn decide(knobs: &mut Knobs, call: &Call) -> Outcome {
-    let Some(credential) = &call.credential else {
-        return Outcome::Error(AwsError::MissingAuthenticationToken);
-    };
-    let Some(operation) = call.target.as_deref().and_then(Operation::from_target) else {
-        return Outcome::Error(AwsError::UnknownOperation);
-    };
-    if knobs.fail_next > 0 {
-        knobs.fail_next -= 1;
-        return Outcome::Error(AwsError::Server);
+impl From<Result<Outcome, AwsError>> for Outcome {
+    fn from(result: Result<Outcome, AwsError>) -> Outcome {
+        result.unwrap_or_else(Outcome::Error)
     }
-    if knobs.rejected_keys.contains(&credential.access_key_id) {
-        return Outcome::Error(AwsError::UnrecognizedClient);
+}
+
+impl From<Result<Outcome, StsError>> for Outcome {
+    fn from(result: Result<Outcome, StsError>) -> Outcome {
+        result.unwrap_or_else(Outcome::StsError)
     }
+}
+
+/// The checks every API request passes, shared by both protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    ServerError,
+    UnknownKey,
+    ExpiredKey,
+}
+
+impl Inner {
+    /// `fail_next`, rejected keys, and the state of temporary credentials, in that order.
+    fn gate(&mut self, credential: &Credential, token: Option<&str>, now: u64) -> Option<Refusal> {
+        if self.knobs.fail_next > 0 {
+            self.knobs.fail_next -= 1;
+            return Some(Refusal::ServerError);
+        }
+        if self.knobs.rejected_keys.contains(&credential.access_key_id) {
+            return Some(Refusal::UnknownKey);
+        }
+        match self.session(&credential.access_key_id, token, now) {
+            Ok(_) => None,
+            Err(SessionProblem::Unknown) => Some(Refusal::UnknownKey),
+            Err(SessionProblem::Expired) => Some(Refusal::ExpiredKey),
+        }
+    }
+
+    /// The session of a temporary key (`None` for long-term keys).
+    fn session(
+        &self,
+        access_key_id: &str,
+        token: Option<&str>,
+        now: u64,
+    ) -> Result<Option<&Session>, SessionProblem> {
+        if !access_key_id.starts_with(sts::TEMPORARY_KEY_PREFIX) {
+            return Ok(None);
+        }
+        let session = self
+            .sessions
+            .get(access_key_id)
+            .filter(|session| token == Some(session.session_token.as_str()))
+            .ok_or(SessionProblem::Unknown)?;
+        if now >= session.expiration {
+            return Err(SessionProblem::Expired);
+        }
+        Ok(Some(session))
+    }
+}
+
+fn decide_json(
+    inner: &mut Inner,
+    call: &Call,
+    target: &Option<String>,
+    now: u64,
+) -> Result<Outcome, AwsError> {
+    let credential = call
+        .credential
+        .as_ref()
+        .ok_or(AwsError::MissingAuthenticationToken)?;
+    let operation = target
+        .as_deref()
+        .and_then(Operation::from_target)
+        .ok_or(AwsError::UnknownOperation)?;
+    if let Some(refusal) = inner.gate(credential, call.security_token.as_deref(), now) {
+        return Err(match refusal {
+            Refusal::ServerError => AwsError::Server,
+            Refusal::UnknownKey => AwsError::UnrecognizedClient,
+            Refusal::ExpiredKey => AwsError::ExpiredToken,
+        });
+    }
+    let knobs = &inner.knobs;
     match knobs.mode {
-        Mode::Ok => Outcome::Token {
+        Mode::Ok => Ok(Outcome::Token {
             operation,
             region: credential.region.clone(),
             password: knobs.password.clone(),
             lifetime_secs: knobs.lifetime_secs,
-        },
-        Mode::Hang => Outcome::Hang,
-        Mode::ServerError => Outcome::Error(AwsError::Server),
-        Mode::Throttle => Outcome::Error(AwsError::Throttling),
-        Mode::RejectKeys => Outcome::Error(AwsError::UnrecognizedClient),
-        Mode::AccessDenied => Outcome::Error(AwsError::AccessDenied),
-        Mode::SignatureExpired => Outcome::Error(AwsError::InvalidSignature),
-        Mode::ExpiredToken => Outcome::Error(AwsError::ExpiredToken),
+        }),
+        Mode::Hang => Ok(Outcome::Hang),
+        Mode::ServerError => Err(AwsError::Server),
+        Mode::Throttle => Err(AwsError::Throttling),
+        Mode::RejectKeys => Err(AwsError::UnrecognizedClient),
+        Mode::AccessDenied => Err(AwsError::AccessDenied),
+        Mode::SignatureExpired => Err(AwsError::InvalidSignature),
+        Mode::ExpiredToken => Err(AwsError::ExpiredToken),
     }
+}
+
+fn decide_query(inner: &mut Inner, call: &Call, form: &Form, now: u64) -> Outcome {
+    let action = form.action().map(|name| (name, Action::from_name(name)));
+    let outcome = Outcome::from(decide_sts(inner, call, action, form, now));
+    if let Some((_, Some(Action::AssumeRole))) = action {
+        record_assume_role(inner, call, form, &outcome);
+    }
+    outcome
+}
+
+fn decide_sts(
+    inner: &mut Inner,
+    call: &Call,
+    action: Option<(&str, Option<Action>)>,
+    form: &Form,
+    now: u64,
+) -> Result<Outcome, StsError> {
+    let credential = call
+        .credential
+        .as_ref()
+        .ok_or(StsError::MissingAuthenticationToken)?;
+    let action = match action {
+        None => return Err(StsError::MissingAction),
+        Some((name, None)) => return Err(StsError::InvalidAction(name.to_owned())),
+        Some((_, Some(action))) => action,
+    };
+    let token = call.security_token.as_deref();
+    if let Some(refusal) = inner.gate(credential, token, now) {
+        return Err(match refusal {
+            Refusal::ServerError => StsError::InternalFailure,
+            Refusal::UnknownKey => StsError::InvalidClientTokenId,
+            Refusal::ExpiredKey => StsError::ExpiredToken,
+        });
+    }
+    let role_arn = || form.get("RoleArn").unwrap_or_default().to_owned();
+    match inner.knobs.mode {
+        Mode::Ok => {}
+        Mode::Hang => return Ok(Outcome::Hang),
+        Mode::ServerError => return Err(StsError::InternalFailure),
+        Mode::Throttle => return Err(StsError::Throttling),
+        Mode::RejectKeys => return Err(StsError::InvalidClientTokenId),
+        Mode::AccessDenied => return Err(StsError::AccessDenied(role_arn())),
+        Mode::SignatureExpired => return Err(StsError::SignatureExpired),
+        Mode::ExpiredToken => return Err(StsError::ExpiredToken),
+    }
+    match action {
+        Action::GetCallerIdentity => {
+            let session = inner
+                .session(&credential.access_key_id, token, now)
+                .ok()
+                .flatten();
+            Ok(Outcome::CallerIdentity(match session {
+                Some(session) => CallerIdentity::assumed(&session.user),
+                None => CallerIdentity::user(&credential.access_key_id),
+            }))
+        }
+        Action::AssumeRole => assume_role(inner, form, now),
+    }
+}
+
+fn assume_role(inner: &mut Inner, form: &Form, now: u64) -> Result<Outcome, StsError> {
+    let request = AssumeRoleParams::from_form(form).validate()?;
+    if let Some(required) = inner.knobs.role_external_ids.get(&request.role.arn)
+        && request.external_id.as_ref() != Some(required)
+    {
+        return Err(StsError::AccessDenied(request.role.arn));
+    }
+    let lifetime = inner
+        .knobs
+        .sts_duration_secs
+        .or(request.duration_seconds)
+        .unwrap_or(sts::DEFAULT_DURATION_SECS);
+    inner.issued += 1;
+    let credentials = TemporaryCredentials::issue(
+        &request.role,
+        &request.session_name,
+        inner.issued,
+        now.saturating_add(lifetime),
+    );
+    let user = request.role.assumed_user(&request.session_name);
+    inner.sessions.insert(
+        credentials.access_key_id.clone(),
+        Session {
+            user: user.clone(),
+            session_token: credentials.session_token.clone(),
+            expiration: credentials.expiration,
+        },
+    );
+    *inner.stats.assumed.entry(request.role.arn).or_default() += 1;
+    Ok(Outcome::Assumed { credentials, user })
+}
+
+fn record_assume_role(inner: &mut Inner, call: &Call, form: &Form, outcome: &Outcome) {
+    let params = AssumeRoleParams::from_form(form);
+    let (outcome, issued_access_key) = match outcome {
+        Outcome::Assumed { credentials, .. } => {
+            ("ok".to_owned(), Some(credentials.access_key_id.clone()))
+        }
+        Outcome::StsError(error) => (error.code().to_owned(), None),
+        Outcome::Hang => ("hang".to_owned(), None),
+        other => (format!("{other:?}"), None),
+    };
+    inner.stats.assume_role_requests.push(AssumeRoleRecord {
+        role_arn: params.role_arn.unwrap_or_default(),
+        session_name: params.session_name.unwrap_or_default(),
+        external_id: params.external_id,
+        duration_seconds: params.duration_seconds.and_then(|secs| secs.parse().ok()),
+        access_key: call
+            .credential
+            .as_ref()
+            .map(|credential| credential.access_key_id.clone()),
+        outcome,
+        issued_access_key,
+    });
 }
 
 /// Locks a mutex; a panic elsewhere while holding it leaves plain data that is still usable.
@@ -159,11 +451,15 @@ mod tests {
 
     fn call(key: &str) -> Call {
         Call {
-            target: Some(ECR_TARGET.to_owned()),
+            api: Api::Json {
+                target: Some(ECR_TARGET.to_owned()),
+            },
             credential: Some(Credential {
                 access_key_id: key.to_owned(),
                 region: "us-east-1".to_owned(),
+                service: "ecr".to_owned(),
             }),
+            security_token: None,
         }
     }
 

@@ -1,8 +1,9 @@
 //! The awsJson1_1 wire format of GetAuthorizationToken, ECR and ECR Public.
 //!
 //! This module owns the bytes: operation names (`X-Amz-Target`), the SigV4 `Authorization`
-//! header (read for the access key id and the region, never verified), success bodies and
-//! error bodies. It keeps no state and performs no I/O.
+//! header (read for the access key id, the region and the service, never verified), success
+//! bodies and error bodies. It keeps no state and performs no I/O. STS's awsQuery is in
+//! [`super::sts`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -48,6 +49,9 @@ impl Operation {
 pub struct Credential {
     pub access_key_id: String,
     pub region: String,
+    /// The credential scope's service (`ecr`, `ecr-public`, `sts`); empty when the scope names
+    /// none.
+    pub service: String,
 }
 
 /// Reads `AWS4-HMAC-SHA256 Credential=<AKID>/<date>/<region>/<service>/aws4_request, ...`.
@@ -65,9 +69,11 @@ pub fn parse_authorization(header: &str) -> Option<Credential> {
         .nth(1)
         .filter(|region| !region.is_empty())
         .unwrap_or(DEFAULT_REGION);
+    let service = parts.next().unwrap_or_default();
     Some(Credential {
         access_key_id: access_key_id.to_owned(),
         region: region.to_owned(),
+        service: service.to_owned(),
     })
 }
 
@@ -212,6 +218,7 @@ mod tests {
         let credential = parse_authorization(header).expect("a SigV4 header");
         assert_eq!(credential.access_key_id, "AKIAEXAMPLE");
         assert_eq!(credential.region, "eu-west-3");
+        assert_eq!(credential.service, "ecr");
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub async fn get_authorization_token(
         expires_at_server: expires_at,
         server_date: date.get(),
         received_at,
+        credentials_expire_at: None,
     })
 }
 

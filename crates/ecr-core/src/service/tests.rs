@@ -35,8 +35,7 @@ struct ScriptedSource {
 impl TokenSource for ScriptedSource {
     async fn fetch(
         &self,
-        _registry: &Registry,
-        _endpoint: Option<&str>,
+        _scope: &TokenScope,
         _deadline: Deadline,
     ) -> Result<FetchedToken, FetchError> {
         self.calls.set(self.calls.get() + 1);
@@ -57,6 +56,7 @@ fn token_from_server(password: &str, now: SystemTime, lifetime_secs: u64) -> Fet
         expires_at_server: now + Duration::from_secs(lifetime_secs),
         server_date: Some(now),
         received_at: now,
+        credentials_expire_at: None,
     }
 }
 
@@ -193,6 +193,7 @@ fn a_token_born_expired_is_served_once_and_not_cached() {
         expires_at_server: at(1_420_070_400), // 2015-01-01, as moto answers
         server_date: Some(now),
         received_at: now,
+        credentials_expire_at: None,
     }));
     assert_eq!(f.secret(), "moto");
     assert_eq!(
@@ -213,6 +214,7 @@ fn a_skewed_server_clock_does_not_shorten_the_token() {
         expires_at_server: server_now + Duration::from_secs(12 * HOUR),
         server_date: Some(server_now),
         received_at: now,
+        credentials_expire_at: None,
     }));
     assert_eq!(f.secret(), "skewed");
     f.advance(10 * HOUR);
@@ -347,4 +349,17 @@ fn an_unusable_cache_does_not_stop_a_get() {
         .unwrap();
     assert_eq!(answer.secret.expose(), "pw-1");
     assert_eq!(source.calls.get(), 1);
+}
+
+#[test]
+fn an_assumed_roles_expiry_bounds_the_token() {
+    let f = Fixture::new();
+    let now = f.clock.now();
+    f.script(Ok(FetchedToken {
+        credentials_expire_at: Some(now + Duration::from_secs(HOUR)),
+        ..token_from_server("role-token", now, 12 * HOUR)
+    }));
+    assert_eq!(f.secret(), "role-token");
+    f.advance(HOUR - 200); // inside the role credentials' last 5 minutes
+    assert_eq!(f.secret(), "pw-2");
 }

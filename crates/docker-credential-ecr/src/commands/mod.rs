@@ -1,0 +1,38 @@
+//! The commands people type (`add`, `remove`, `status`, `refresh`, `configure-docker`,
+//! `completions`), as opposed to the protocol verbs docker calls (see `verbs`).
+//!
+//! They report to a person: results on stdout, warnings and errors on stderr, one line per
+//! error, exit 1 on failure.
+
+pub mod add;
+pub mod configure_docker;
+pub mod refresh;
+pub mod remove;
+pub mod status;
+
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+/// Prints a command's error (its whole chain on one line) and picks the exit code.
+pub fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::warn!("{e:#}");
+            eprintln!("docker-credential-ecr: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes completions for `shell` to stdout.
+pub fn completions(shell: clap_complete::Shell) {
+    let mut command = crate::cli::Cli::command();
+    clap_complete::generate(
+        shell,
+        &mut command,
+        "docker-credential-ecr",
+        &mut std::io::stdout(),
+    );
+}

@@ -1,0 +1,65 @@
+//! `refresh`: fetch new tokens now, whatever the cache holds.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Args;
+use ecr_core::{Deadline, Paths};
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Registries to refresh (default: every bound registry host and every cached one).
+    pub registries: Vec<String>,
+}
+
+pub fn run(paths: &Paths, args: &RefreshArgs) -> anyhow::Result<()> {
+    let (service, config) = crate::verbs::service_and_config(paths)
+        .map_err(|f| anyhow::anyhow!(f.stdout_line().to_string()))?;
+    let mut targets = args.registries.clone();
+    if targets.is_empty() {
+        targets = config
+            .bindings
+            .iter()
+            .filter(|b| !b.registry.is_pattern())
+            .map(|b| b.registry.to_string())
+            .chain(service.list())
+            .collect();
+        targets.sort();
+        targets.dedup();
+    }
+    if targets.is_empty() {
+        bail!(
+            "nothing to refresh: no registry is bound or cached (see `docker-credential-ecr add --help`)"
+        );
+    }
+    let mut failures = 0;
+    for target in &targets {
+        match service.refresh(target, Deadline::after(Duration::from_secs(20))) {
+            Ok(token) => println!(
+                "{target}: new token, valid for {}",
+                humanize(token.lifetime())
+            ),
+            Err(e) => {
+                failures += 1;
+                eprintln!("{target}: {e}");
+            }
+        }
+    }
+    if failures > 0 {
+        bail!(
+            "{failures} of {} registries could not be refreshed",
+            targets.len()
+        );
+    }
+    Ok(())
+}
+
+/// "7 h 12 min", "42 min", "35 s".
+pub fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}

@@ -1,0 +1,47 @@
+//! `remove`: undo `add` for a registry (or a whole key set), including the docker config
+//! entries it wrote. The only command that deletes keys.
+
+use clap::Args;
+use ecr_core::client_config::ClientConfig;
+use ecr_core::key_store::KeySetSecrets;
+use ecr_core::onboarding;
+use ecr_core::{ConfigFile, Paths};
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// A bound registry (or pattern), or the name of a key set (removes all its bindings).
+    pub target: String,
+}
+
+pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
+    let secrets = KeySetSecrets::new(paths, ecr_core::keychain::CHANGE_TIMEOUT);
+    let outcome = onboarding::remove(
+        &ConfigFile::new(paths.config_file()),
+        &secrets,
+        &args.target,
+    )?;
+    let hosts: Vec<String> = outcome
+        .removed_bindings
+        .iter()
+        .filter(|b| !b.registry.is_pattern())
+        .map(|b| b.registry.to_string())
+        .collect();
+    for binding in &outcome.removed_bindings {
+        println!(
+            "removed the binding of {} ({})",
+            binding.registry, binding.source
+        );
+    }
+    for name in &outcome.deleted_key_sets {
+        println!("deleted the keys of {name}: no binding uses them any more");
+    }
+    if !hosts.is_empty() {
+        let env = |name: &str| std::env::var(name).ok();
+        let docker = ClientConfig::docker(&env, &super::add::home_dir()?);
+        let unrouted = docker.unroute(&hosts, "ecr")?;
+        for host in unrouted {
+            println!("unrouted {host} in {}", docker.path().display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! `status`: one row per binding: registry, source (key set with its masked key id, profile,
+//! or default chain), role, token state and time left, key age; exit 1 when one is in error.
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use ecr_core::bindings::BoundSource;
+use ecr_core::config::ProductConfig;
+use ecr_core::key_store::KeySetSecrets;
+use ecr_core::onboarding::mask_key_id;
+use ecr_core::{Freshness, Paths, Registry};
+use serde::Serialize;
+
+use super::refresh::humanize;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One binding's state.
+#[derive(Debug, Serialize)]
+struct Row {
+    registry: String,
+    source: String,
+    role: Option<String>,
+    token: String,
+    expires_in_secs: Option<u64>,
+    key_age_days: Option<u64>,
+    error: Option<String>,
+}
+
+pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
+    let (service, config) = match crate::verbs::service_and_config(paths) {
+        Ok(pair) => pair,
+        Err(failure) => {
+            eprintln!("docker-credential-ecr: {}", failure.stdout_line());
+            return ExitCode::FAILURE;
+        }
+    };
+    let secrets = KeySetSecrets::new(paths, ecr_core::key_store::GET_KEYCHAIN_TIMEOUT);
+    let cached_hosts = service.list();
+    let now = SystemTime::now();
+    let rows: Vec<Row> = config
+        .bindings
+        .iter()
+        .map(|binding| {
+            let mut row = Row {
+                registry: binding.registry.to_string(),
+                source: binding.source.to_string(),
+                role: None,
+                token: "none cached".into(),
+                expires_in_secs: None,
+                key_age_days: None,
+                error: None,
+            };
+            describe_source(&config, &binding.source, &secrets, now, &mut row);
+            // The token: the host itself, or the hosts of a pattern that have cached tokens.
+            let hosts: Vec<Registry> = cached_hosts
+                .iter()
+                .filter_map(|h| Registry::parse(h).ok())
+                .filter(|r| binding.registry.matches(r))
+                .collect();
+            for registry in hosts {
+                if let Ok(Some((_, token))) = service.cached(&registry) {
+                    let left = token.remaining(now);
+                    let state = match service.policy().assess(&token, now) {
+                        Freshness::Fresh => "valid",
+                        Freshness::DueForRefresh => "due for refresh",
+                        Freshness::Unusable => "expired",
+                    };
+                    row.token = format!("{state}, expires in {}", humanize(left));
+                    row.expires_in_secs = Some(left.as_secs());
+                    break;
+                }
+            }
+            row
+        })
+        .collect();
+    let in_error = rows.iter().any(|r| r.error.is_some());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+        );
+    } else if rows.is_empty() {
+        println!("no registry is bound: `docker-credential-ecr add REGISTRY` binds one");
+    } else {
+        for row in &rows {
+            println!("{}", row.registry);
+            println!("  source: {}", row.source);
+            if let Some(role) = &row.role {
+                println!("  role:   {role}");
+            }
+            println!("  token:  {}", row.token);
+            if let Some(days) = row.key_age_days {
+                println!("  keys:   added {days} days ago");
+            }
+            if let Some(error) = &row.error {
+                println!("  error:  {error}");
+            }
+        }
+    }
+    if in_error {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn describe_source(
+    config: &ProductConfig,
+    source: &BoundSource,
+    secrets: &KeySetSecrets,
+    now: SystemTime,
+    row: &mut Row,
+) {
+    let BoundSource::KeySet(name) = source else {
+        return;
+    };
+    let Some(key_set) = config.key_sets.get(name) else {
+        row.error = Some(format!(
+            "key set {name} does not exist: run `docker-credential-ecr add` again"
+        ));
+        return;
+    };
+    row.source = format!("key set {name} ({})", mask_key_id(&key_set.access_key_id));
+    row.role = key_set.role.as_ref().map(|r| match &r.external_id {
+        Some(_) => format!("{} (with external id)", r.arn),
+        None => r.arn.clone(),
+    });
+    let created = UNIX_EPOCH + Duration::from_secs(key_set.created);
+    row.key_age_days = now
+        .duration_since(created)
+        .ok()
+        .map(|d| d.as_secs() / 86_400);
+    match secrets.get(name, key_set.secret_location) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            row.error = Some(format!(
+                "the secret key of {name} is missing from {}: run `docker-credential-ecr add` again",
+                secrets.store(key_set.secret_location).describe()
+            ));
+        }
+        Err(e) => row.error = Some(e.to_string()),
+    }
+}

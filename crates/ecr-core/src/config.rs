@@ -1,0 +1,293 @@
+//! The product's configuration file, `config.json` in the user's config directory: the refresh
+//! margin, the key sets (everything about them but their secrets) and the bindings.
+//!
+//! `get` only reads it (no lock: writers replace it atomically). User commands (`add`,
+//! `remove`, `store`) change it through [`ConfigFile::update`]: under an exclusive lock, read,
+//! change, write to a temp file (0600) and rename. Keys this version does not know are kept.
+//! Secrets never come here: they live in a [`crate::keychain::SecretStore`].
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::{Binding, BoundSource, binding_for};
+use crate::registry::Registry;
+
+/// Where a key set's secret is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretLocation {
+    /// The OS keychain (Secret Service, Keychain, Credential Manager).
+    #[default]
+    Keychain,
+    /// A 0600 file in the config directory: an explicit opt-in for hosts without a keychain.
+    File,
+}
+
+/// A role to assume with a key set's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleConfig {
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u32>,
+}
+
+/// A key set without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySetConfig {
+    pub access_key_id: String,
+    #[serde(default)]
+    pub secret_location: SecretLocation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleConfig>,
+    /// When the keys were added (seconds since the epoch).
+    #[serde(default)]
+    pub created: u64,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProductConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_margin: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub key_sets: BTreeMap<String, KeySetConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bindings: Vec<Binding>,
+    /// Keys written by other versions, kept as they are.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ProductConfig {
+    /// The binding serving `registry`, if any (exact host, then pattern).
+    pub fn binding_for(&self, registry: &Registry) -> Option<&Binding> {
+        binding_for(&self.bindings, registry)
+    }
+
+    /// Whether any binding still uses key set `name`.
+    pub fn key_set_in_use(&self, name: &str) -> bool {
+        self.bindings
+            .iter()
+            .any(|b| b.source == BoundSource::KeySet(name.to_string()))
+    }
+}
+
+/// Why the config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid docker-credential-ecr config: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The config file at one path.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    path: PathBuf,
+}
+
+impl ConfigFile {
+    pub fn new(path: impl Into<PathBuf>) -> ConfigFile {
+        ConfigFile { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration; defaults when the file does not exist.
+    pub fn load(&self) -> Result<ProductConfig, ConfigError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ProductConfig::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ProductConfig::default());
+        }
+        serde_json::from_slice(&bytes).map_err(|source| ConfigError::Parse {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Changes the configuration under an exclusive lock: `change` sees the current contents;
+    /// when it returns `Ok`, the result is written atomically (0600). When it fails, nothing is
+    /// written.
+    pub fn update<T, E>(
+        &self,
+        change: impl FnOnce(&mut ProductConfig) -> Result<T, E>,
+    ) -> Result<Result<T, E>, ConfigError> {
+        let write_err = |source| ConfigError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        create_private_dir(dir).map_err(write_err)?;
+        let lock = open_lock(&self.path.with_extension("json.lock")).map_err(write_err)?;
+        lock.lock().map_err(write_err)?;
+        let mut config = self.load()?;
+        let outcome = change(&mut config);
+        if outcome.is_ok() {
+            let mut bytes = serde_json::to_vec_pretty(&config).map_err(|e| write_err(e.into()))?;
+            bytes.push(b'\n');
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".config-")
+                .tempfile_in(dir)
+                .map_err(write_err)?;
+            tmp.write_all(&bytes).map_err(write_err)?;
+            tmp.as_file().sync_all().map_err(write_err)?;
+            tmp.persist(&self.path).map_err(|e| write_err(e.error))?;
+        }
+        drop(lock);
+        Ok(outcome)
+    }
+}
+
+fn open_lock(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::RegistryMatch;
+
+    fn sample() -> ProductConfig {
+        let mut config = ProductConfig {
+            refresh_margin: Some("30m".into()),
+            ..Default::default()
+        };
+        config.key_sets.insert(
+            "acme".into(),
+            KeySetConfig {
+                access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+                secret_location: SecretLocation::Keychain,
+                role: Some(RoleConfig {
+                    arn: "arn:aws:iam::123456789012:role/pull".into(),
+                    external_id: Some("x-1".into()),
+                    session_name: None,
+                    duration_secs: None,
+                }),
+                created: 1_800_000_000,
+            },
+        );
+        config.bindings.push(Binding {
+            registry: RegistryMatch::parse("123456789012.dkr.ecr.*.amazonaws.com").unwrap(),
+            source: BoundSource::KeySet("acme".into()),
+        });
+        config
+    }
+
+    #[test]
+    fn update_writes_atomically_and_load_reads_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ConfigFile::new(dir.path().join("cfg/config.json"));
+        assert_eq!(file.load().unwrap(), ProductConfig::default());
+        file.update(|c| {
+            *c = sample();
+            Ok::<_, ()>(())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(file.load().unwrap(), sample());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(file.path()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let text = fs::read_to_string(file.path()).unwrap();
+        assert!(
+            text.contains("\"access_key_id\": \"AKIAIOSFODNN7EXAMPLE\""),
+            "{text}"
+        );
+        assert!(
+            !text.contains("secret_access_key"),
+            "the config never holds a secret: {text}"
+        );
+    }
+
+    #[test]
+    fn a_failed_change_writes_nothing_and_unknown_keys_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        fs::write(&path, r#"{"future": {"x": 1}, "refresh_margin": "1h"}"#).unwrap();
+        let file = ConfigFile::new(&path);
+        let before = fs::read(&path).unwrap();
+        let outcome = file.update(|c| {
+            c.refresh_margin = None;
+            Err::<(), _>("refused")
+        });
+        assert_eq!(outcome.unwrap(), Err("refused"));
+        assert_eq!(fs::read(&path).unwrap(), before);
+        file.update(|c| {
+            c.key_sets = sample().key_sets;
+            Ok::<_, ()>(())
+        })
+        .unwrap()
+        .unwrap();
+        let loaded = file.load().unwrap();
+        assert_eq!(loaded.other["future"], serde_json::json!({"x": 1}));
+        assert_eq!(loaded.refresh_margin.as_deref(), Some("1h"));
+    }
+
+    #[test]
+    fn a_broken_file_is_an_error_naming_it_and_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        fs::write(&path, "{broken").unwrap();
+        let file = ConfigFile::new(&path);
+        assert!(matches!(file.load(), Err(ConfigError::Parse { .. })));
+        assert!(file.update(|_| Ok::<_, ()>(())).is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{broken");
+    }
+}

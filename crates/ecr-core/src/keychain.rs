@@ -1,0 +1,953 @@
+//! Where the secret access keys of vendor key sets live: the OS keychain, or, on explicit request,
+//! a plaintext file.
+//!
+//! A vendor hands its customer an AWS access key pair. The key id is not secret and lives in the
+//! configuration; the secret access key lives only here, behind [`SecretStore`], one entry per
+//! key set, found by the key set's name. Entries are small (a 40-character secret access key):
+//! ECR tokens never go here (Windows Credential Manager caps a blob at 2560 bytes, and tokens have
+//! their own cache).
+//!
+//! This module owns talking to the keychain and must never log, print or format a secret: values
+//! travel as [`Secret`] and are exposed only at the call that hands them to the store.
+//!
+//! # The OS keychain ([`OsKeychain`])
+//!
+//! Through [`keyring-core`](https://crates.io/crates/keyring-core) and one store crate per OS, all
+//! pure Rust (no libdbus, no OpenSSL):
+//!
+//! | OS | store | what the user sees |
+//! |---|---|---|
+//! | Linux, BSDs | Secret Service over D-Bus (`zbus-secret-service-keyring-store`, Rust crypto): gnome-keyring, KeePassXC, KWallet | an item labelled `docker-credential-ecr: <name>` in the default collection, attributes `service=docker-credential-ecr`, `username=<name>` (Seahorse, `secret-tool search service docker-credential-ecr`) |
+//! | macOS | the login keychain (`apple-native-keyring-store`, `keychain`) | a generic password, service `docker-credential-ecr`, account `<name>` (Keychain Access) |
+//! | Windows | Credential Manager (`windows-native-keyring-store`) | a generic credential named `<name>.docker-credential-ecr`, comment `docker-credential-ecr: <name>` |
+//!
+//! The `keyring` crate itself (4.x) is only a wrapper over these: its `v1` API opens one store per
+//! process, forever, and cannot label entries, so this module uses the parts directly.
+//!
+//! Every call opens the store on a worker thread and waits for it at most a bounded time: a
+//! locked Secret Service with a display opens an unlock prompt and blocks until the user answers,
+//! and a `get` on the credential path must not hang docker. [`SecretStore::get`] waits at most
+//! [`GET_TIMEOUT`] (2 s), `set` and `delete` (interactive commands, where the user may have to
+//! answer that prompt) wait the keychain's own timeout ([`OsKeychain::with_timeout`], default
+//! [`CHANGE_TIMEOUT`]). On timeout the caller gets [`KeychainError::Timeout`] at once; the worker
+//! thread is left behind, blocked in the platform call, and ends with the process.
+//!
+//! Without a session bus or a Secret Service (an SSH session, a container, a server) the store
+//! cannot be opened and the answer is [`KeychainError::Unavailable`], whose message names the
+//! alternatives: an AWS profile (`--profile P`) or the plaintext file (`--store file`).
+//!
+//! # macOS: the helper and the tray reading the same item without a prompt
+//!
+//! Not tested here (the project's machines are Linux); what the platform requires:
+//!
+//! - Items in the login (file-based) keychain carry an access list of trusted applications, each
+//!   recorded by its code signature's designated requirement. The binary that creates an item is
+//!   on its list; any other binary reading it gets an "allow access" prompt. So either only one
+//!   binary touches the keychain (the tray runs `docker-credential-ecr` for key operations, which
+//!   is the simplest and what this design assumes), or both binaries are signed with the same
+//!   Developer ID **and** the user answers "Always Allow" once for the second one.
+//! - Unsigned and ad-hoc signed binaries are identified by their hash: every rebuild or upgrade
+//!   (`cargo install`) is a new application and prompts again. Release binaries must be signed
+//!   with a stable Developer ID identity (and notarised for Gatekeeper).
+//! - Sharing without any prompt needs the Data Protection keychain and a common keychain access
+//!   group (`keychain-access-groups` entitlement `TEAMID.<group>` on both binaries, which needs a
+//!   provisioning profile, hence an app bundle). `apple-native-keyring-store` offers that as its
+//!   `protected` store; it does not take an access-group option, so using it would need that
+//!   crate extended or a direct `security-framework` call. The `keychain` store used here takes
+//!   only a `keychain` option (user, system, common, dynamic domain).
+//!
+//! # The plaintext file ([`FileSecretStore`])
+//!
+//! Only with an explicit `--store file`: a JSON object `{name: secret}`, mode 0600, in a
+//! directory created 0700, replaced atomically (temp file + rename) while an exclusive lock on a
+//! sibling `.lock` file is held, so concurrent writers never lose each other's entries. A file
+//! that does not parse is an error naming the file, never treated as empty (which would wipe
+//! every key on the next write).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use keyring_core::{CredentialStore, Entry};
+
+use crate::secret::Secret;
+
+/// The keychain library, for [`OsKeychain::with_store`] in tests (`keyring_core::mock::Store`)
+/// without a dependency of one's own.
+pub use keyring_core;
+
+/// The service name of every keychain entry.
+pub const SERVICE: &str = "docker-credential-ecr";
+/// How long [`SecretStore::get`] on the OS keychain may take.
+pub const GET_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `set` and `delete` on the OS keychain may take by default (long enough for a user
+/// to answer an unlock prompt).
+pub const CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a [`FileSecretStore`] write waits for another writer's lock.
+const FILE_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+const FILE_LOCK_POLL: Duration = Duration::from_millis(5);
+
+/// What keeps the secret keys of key sets (by key-set name).
+pub trait SecretStore {
+    /// The secret of `key_set`, or `None` when it has none.
+    fn get(&self, key_set: &str) -> Result<Option<Secret>, KeychainError>;
+    /// Stores (or replaces) the secret of `key_set`.
+    fn set(&self, key_set: &str, secret: &Secret) -> Result<(), KeychainError>;
+    /// Removes the secret of `key_set`; `false` when there was none.
+    fn delete(&self, key_set: &str) -> Result<bool, KeychainError>;
+    /// Where the secrets are, for messages: "the Secret Service keychain",
+    /// "~/.config/docker-credential-ecr/keys.json (plaintext file)".
+    fn describe(&self) -> String;
+}
+
+/// Why a secret could not be read, stored or removed. Messages never contain a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum KeychainError {
+    /// No keychain to talk to: no session bus, no Secret Service, no keychain on this platform.
+    /// Holds the platform's words; the message adds the alternatives.
+    #[error(
+        "no OS keychain is available ({0}); take the keys from an AWS profile instead \
+         (`--profile P`) or keep them in a plaintext file (`--store file`)"
+    )]
+    Unavailable(String),
+    /// The keyring is locked, or unlocking it needs a prompt that could not be shown.
+    #[error("the keychain is locked ({0}); unlock it (log in to the desktop session) and retry")]
+    Locked(String),
+    /// The keychain did not answer in time (a locked keyring may be waiting on an unlock prompt).
+    #[error(
+        "the keychain did not answer within {} (is it locked and waiting for an unlock prompt?)",
+        humantime::format_duration(*.0)
+    )]
+    Timeout(Duration),
+    /// Anything else, in the platform's words (for the file store: the file's path and the cause).
+    #[error("{0}")]
+    Platform(String),
+}
+
+/// The label of a key set's entry in keychain UIs.
+pub fn entry_label(key_set: &str) -> String {
+    format!("{SERVICE}: {key_set}")
+}
+
+/// The OS keychain: Secret Service, macOS Keychain or Windows Credential Manager.
+///
+/// Each call runs on a worker thread and is bounded in time (see the module docs).
+#[derive(Clone)]
+pub struct OsKeychain {
+    timeout: Duration,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// The platform's store, opened anew by every call (it costs a few milliseconds, and a
+    /// restarted keyring daemon is picked up).
+    Native,
+    /// A given store (a test's `keyring_core::mock` store).
+    Given(Arc<CredentialStore>),
+}
+
+impl Default for OsKeychain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OsKeychain {
+    /// The platform's keychain; `set` and `delete` wait at most [`CHANGE_TIMEOUT`].
+    pub fn new() -> OsKeychain {
+        Self::with_timeout(CHANGE_TIMEOUT)
+    }
+
+    /// The platform's keychain; every call waits at most `timeout` (`get` also at most
+    /// [`GET_TIMEOUT`]).
+    pub fn with_timeout(timeout: Duration) -> OsKeychain {
+        OsKeychain {
+            timeout,
+            backend: Backend::Native,
+        }
+    }
+
+    /// A keychain backed by `store` instead of the platform's, for tests: for example
+    /// `keyring_core::mock::Store::new()`, whose error injection reaches through this type.
+    pub fn with_store(store: Arc<CredentialStore>, timeout: Duration) -> OsKeychain {
+        OsKeychain {
+            timeout,
+            backend: Backend::Given(store),
+        }
+    }
+
+    /// The bound of `set` and `delete`.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Runs `op` on the entry of `key_set` on a worker thread, waiting at most `limit`.
+    fn on_worker<T: Send + 'static>(
+        &self,
+        key_set: &str,
+        limit: Duration,
+        op: impl FnOnce(&Entry, &CredentialStore) -> Result<T, KeychainError> + Send + 'static,
+    ) -> Result<T, KeychainError> {
+        if key_set.is_empty() {
+            return Err(KeychainError::Platform(
+                "a key set needs a non-empty name".to_string(),
+            ));
+        }
+        let backend = self.backend.clone();
+        let key_set = key_set.to_string();
+        let (tx, rx) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("keychain".to_string())
+            .spawn(move || {
+                let result = backend
+                    .open()
+                    .and_then(|store| build_entry(&*store, &key_set).and_then(|e| op(&e, &*store)));
+                // The receiver is gone when the caller timed out: nothing to do.
+                let _ = tx.send(result);
+            })
+            .map_err(|e| KeychainError::Platform(format!("cannot start a keychain thread: {e}")))?;
+        match rx.recv_timeout(limit) {
+            Ok(result) => result,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                tracing::warn!(?limit, "the keychain did not answer in time");
+                Err(KeychainError::Timeout(limit))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(KeychainError::Platform(
+                "the keychain call failed unexpectedly (its thread panicked)".to_string(),
+            )),
+        }
+    }
+}
+
+impl Backend {
+    fn open(&self) -> Result<Arc<CredentialStore>, KeychainError> {
+        match self {
+            Backend::Given(store) => Ok(store.clone()),
+            Backend::Native => open_native_store(),
+        }
+    }
+}
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn open_native_store() -> Result<Arc<CredentialStore>, KeychainError> {
+    zbus_secret_service_keyring_store::Store::new()
+        .map(|store| store as Arc<CredentialStore>)
+        .map_err(|e| {
+            let words = platform_words(&e);
+            let what = if words.contains("ServiceUnknown") || words.contains("NameHasNoOwner") {
+                "nothing provides the Secret Service (org.freedesktop.secrets) on the D-Bus session bus"
+            } else if words.contains("connect") || words.contains("ddress") {
+                "no D-Bus session bus"
+            } else {
+                "the Secret Service cannot be opened"
+            };
+            KeychainError::Unavailable(format!("{what}: {words}"))
+        })
+}
+
+#[cfg(target_os = "macos")]
+fn open_native_store() -> Result<Arc<CredentialStore>, KeychainError> {
+    let store = apple_native_keyring_store::keychain::Store::new().map_err(|e| {
+        KeychainError::Unavailable(format!("macOS keychain: {}", platform_words(&e)))
+    })?;
+    Ok(store)
+}
+
+#[cfg(target_os = "windows")]
+fn open_native_store() -> Result<Arc<CredentialStore>, KeychainError> {
+    let store = windows_native_keyring_store::Store::new().map_err(|e| {
+        KeychainError::Unavailable(format!("Credential Manager: {}", platform_words(&e)))
+    })?;
+    Ok(store)
+}
+
+#[cfg(not(any(unix, target_os = "windows")))]
+fn open_native_store() -> Result<Arc<CredentialStore>, KeychainError> {
+    Err(KeychainError::Unavailable(
+        "this platform has no supported keychain".to_string(),
+    ))
+}
+
+#[cfg(any(target_os = "ios", target_os = "android"))]
+fn open_native_store() -> Result<Arc<CredentialStore>, KeychainError> {
+    Err(KeychainError::Unavailable(
+        "this platform has no supported keychain".to_string(),
+    ))
+}
+
+/// What the native store is called in messages.
+fn native_store_name() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "the macOS login keychain"
+    } else if cfg!(target_os = "windows") {
+        "Windows Credential Manager"
+    } else {
+        "the Secret Service keychain"
+    }
+}
+
+/// True when `store` is the Secret Service store, which takes a `label` modifier.
+fn takes_label(store: &CredentialStore) -> bool {
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
+    {
+        store
+            .as_any()
+            .is::<zbus_secret_service_keyring_store::Store>()
+    }
+    #[cfg(not(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    )))]
+    {
+        let _ = store;
+        false
+    }
+}
+
+/// True when `store` is Windows Credential Manager, whose credentials take a `comment`.
+fn takes_comment(store: &CredentialStore) -> bool {
+    #[cfg(target_os = "windows")]
+    {
+        store.as_any().is::<windows_native_keyring_store::Store>()
+    }
+    #[cfg(not(target_os = "windows"))]
+    {
+        let _ = store;
+        false
+    }
+}
+
+fn build_entry(store: &CredentialStore, key_set: &str) -> Result<Entry, KeychainError> {
+    let label = entry_label(key_set);
+    let modifiers = std::collections::HashMap::from([("label", label.as_str())]);
+    let modifiers = takes_label(store).then_some(&modifiers);
+    store
+        .build(SERVICE, key_set, modifiers)
+        .map_err(|e| operation_error(e, key_set))
+}
+
+/// The words of a keyring error without anything that could be secret data.
+fn platform_words(err: &keyring_core::Error) -> String {
+    use keyring_core::Error as E;
+    match err {
+        E::PlatformFailure(e) | E::NoStorageAccess(e) => e.to_string(),
+        E::BadEncoding(_) => "the stored value is not UTF-8 text".to_string(),
+        E::BadDataFormat(_, e) => format!("the stored value is malformed: {e}"),
+        E::Ambiguous(entries) => format!("{} entries match", entries.len()),
+        other => other.to_string(),
+    }
+}
+
+/// Maps the error of an operation on `key_set`'s entry (not `NoEntry`, which callers handle).
+fn operation_error(err: keyring_core::Error, key_set: &str) -> KeychainError {
+    use keyring_core::Error as E;
+    match err {
+        E::NoStorageAccess(e) => KeychainError::Locked(e.to_string()),
+        E::Ambiguous(entries) => KeychainError::Platform(format!(
+            "{} keychain entries match service `{SERVICE}` and user `{key_set}`; remove the \
+             extra ones in the keychain's UI",
+            entries.len()
+        )),
+        E::NoDefaultStore => KeychainError::Unavailable(err.to_string()),
+        other => KeychainError::Platform(format!(
+            "keychain entry `{}`: {}",
+            entry_label(key_set),
+            platform_words(&other)
+        )),
+    }
+}
+
+impl SecretStore for OsKeychain {
+    fn get(&self, key_set: &str) -> Result<Option<Secret>, KeychainError> {
+        let name = key_set.to_string();
+        self.on_worker(
+            key_set,
+            self.timeout.min(GET_TIMEOUT),
+            move |entry, _| match entry.get_password() {
+                Ok(value) => Ok(Some(Secret::new(value))),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
+                Err(e) => Err(operation_error(e, &name)),
+            },
+        )
+    }
+
+    fn set(&self, key_set: &str, secret: &Secret) -> Result<(), KeychainError> {
+        let name = key_set.to_string();
+        let secret = secret.clone();
+        self.on_worker(key_set, self.timeout, move |entry, store| {
+            entry
+                .set_password(secret.expose())
+                .map_err(|e| operation_error(e, &name))?;
+            if takes_comment(store) {
+                let label = entry_label(&name);
+                let comment = std::collections::HashMap::from([("comment", label.as_str())]);
+                if let Err(e) = entry.update_attributes(&comment) {
+                    tracing::warn!(key_set = %name, error = %platform_words(&e), "cannot label the keychain entry");
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn delete(&self, key_set: &str) -> Result<bool, KeychainError> {
+        let name = key_set.to_string();
+        self.on_worker(key_set, self.timeout, move |entry, _| {
+            match entry.delete_credential() {
+                Ok(()) => Ok(true),
+                Err(keyring_core::Error::NoEntry) => Ok(false),
+                Err(e) => Err(operation_error(e, &name)),
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Native => native_store_name().to_string(),
+            Backend::Given(store) => format!("the keychain store `{}`", store.vendor()),
+        }
+    }
+}
+
+/// Secrets in a plaintext JSON file, `{name: secret}`: only on explicit request (`--store file`).
+#[derive(Debug, Clone)]
+pub struct FileSecretStore {
+    path: PathBuf,
+}
+
+impl FileSecretStore {
+    /// A store in the file at `path` (created on the first `set`).
+    pub fn new(path: impl Into<PathBuf>) -> FileSecretStore {
+        FileSecretStore { path: path.into() }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    fn error(&self, what: &str, cause: impl std::fmt::Display) -> KeychainError {
+        KeychainError::Platform(format!("{} {}: {cause}", what, self.path.display()))
+    }
+
+    /// The entries in the file; empty when there is no file.
+    fn read(&self) -> Result<BTreeMap<String, Secret>, KeychainError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => return Err(self.error("cannot read", e)),
+        };
+        // serde_json's message may quote the offending value, which may be a secret: say only
+        // what kind of problem it is and where.
+        serde_json::from_slice(&bytes).map_err(|e| {
+            let kind = match e.classify() {
+                serde_json::error::Category::Io => "unreadable",
+                serde_json::error::Category::Syntax => "not valid JSON",
+                serde_json::error::Category::Data => "not a JSON object of names and secrets",
+                serde_json::error::Category::Eof => "truncated JSON",
+            };
+            KeychainError::Platform(format!(
+                "{} is {kind} (line {}, column {}): fix or remove it; it was left as it is",
+                self.path.display(),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+
+    /// Replaces the file with `entries`, atomically, 0600.
+    fn write(&self, entries: &BTreeMap<String, Secret>) -> Result<(), KeychainError> {
+        let dir = self.dir();
+        let bytes =
+            serde_json::to_vec_pretty(entries).map_err(|e| self.error("cannot write", e))?;
+        // NamedTempFile is created 0600 on Unix.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".keys-")
+            .tempfile_in(&dir)
+            .map_err(|e| self.error("cannot write", e))?;
+        tmp.write_all(&bytes)
+            .and_then(|()| tmp.write_all(b"\n"))
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| self.error("cannot write", e))?;
+        tmp.persist(&self.path)
+            .map_err(|e| self.error("cannot write", e.error))?;
+        Ok(())
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// Runs `change` on the entries under the exclusive lock and writes them back when it says so.
+    fn update<T>(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, Secret>) -> (T, bool),
+    ) -> Result<T, KeychainError> {
+        create_private_dir(&self.dir())
+            .map_err(|e| self.error("cannot create the folder of", e))?;
+        let _lock = self.lock()?;
+        let mut entries = self.read()?;
+        let (answer, changed) = change(&mut entries);
+        if changed {
+            self.write(&entries)?;
+        }
+        Ok(answer)
+    }
+
+    /// The exclusive lock of the file (a `flock` on the sibling `.lock` file), released on drop.
+    fn lock(&self) -> Result<File, KeychainError> {
+        let path = self.lock_path();
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&path)
+            .map_err(|e| KeychainError::Platform(format!("cannot lock {}: {e}", path.display())))?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(KeychainError::Platform(format!(
+                        "cannot lock {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+            if started.elapsed() >= FILE_LOCK_TIMEOUT {
+                return Err(KeychainError::Timeout(FILE_LOCK_TIMEOUT));
+            }
+            std::thread::sleep(FILE_LOCK_POLL);
+        }
+    }
+}
+
+impl SecretStore for FileSecretStore {
+    fn get(&self, key_set: &str) -> Result<Option<Secret>, KeychainError> {
+        // Writers replace the file by rename: a reader sees the old or the new one, never half.
+        Ok(self.read()?.remove(key_set))
+    }
+
+    fn set(&self, key_set: &str, secret: &Secret) -> Result<(), KeychainError> {
+        self.update(|entries| {
+            let changed = entries.get(key_set) != Some(secret);
+            entries.insert(key_set.to_string(), secret.clone());
+            ((), changed)
+        })
+    }
+
+    fn delete(&self, key_set: &str) -> Result<bool, KeychainError> {
+        if !self.path.exists() {
+            return Ok(false);
+        }
+        self.update(|entries| {
+            let removed = entries.remove(key_set).is_some();
+            (removed, removed)
+        })
+    }
+
+    fn describe(&self) -> String {
+        let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
+        let shown = match home.as_deref().and_then(|h| self.path.strip_prefix(h).ok()) {
+            Some(rest) => format!("~/{}", rest.display()),
+            None => self.path.display().to_string(),
+        };
+        format!("{shown} (plaintext file)")
+    }
+}
+
+/// Creates `dir` (and missing parents) with mode 0700 on Unix; leaves an existing one alone.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyring_core::api::{Credential, CredentialApi, CredentialStoreApi};
+    use keyring_core::mock;
+
+    const KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+    fn mock_keychain() -> (OsKeychain, Arc<mock::Store>) {
+        let store = mock::Store::new().unwrap();
+        let keychain = OsKeychain::with_store(store.clone(), Duration::from_secs(5));
+        (keychain, store)
+    }
+
+    /// Makes the next call on `key_set`'s mock entry fail with `err`.
+    fn inject(store: &mock::Store, key_set: &str, err: keyring_core::Error) {
+        let entry = store.build(SERVICE, key_set, None).unwrap();
+        let cred: &mock::Cred = entry.as_any().downcast_ref().unwrap();
+        cred.set_error(err);
+    }
+
+    fn boxed(words: &str) -> keyring_core::error::PlatformError {
+        Box::new(std::io::Error::other(words.to_string()))
+    }
+
+    #[test]
+    fn keychain_round_trip_through_the_mock_store() {
+        let (keychain, _store) = mock_keychain();
+        assert!(keychain.get("vendor-a").unwrap().is_none());
+        keychain.set("vendor-a", &Secret::new(KEY)).unwrap();
+        keychain.set("vendor-b", &Secret::new("other")).unwrap();
+        assert_eq!(keychain.get("vendor-a").unwrap().unwrap().expose(), KEY);
+        keychain.set("vendor-a", &Secret::new("rotated")).unwrap();
+        assert_eq!(
+            keychain.get("vendor-a").unwrap().unwrap().expose(),
+            "rotated"
+        );
+        assert!(keychain.delete("vendor-a").unwrap());
+        assert!(!keychain.delete("vendor-a").unwrap(), "absent: false");
+        assert!(keychain.get("vendor-a").unwrap().is_none());
+        assert_eq!(keychain.get("vendor-b").unwrap().unwrap().expose(), "other");
+    }
+
+    #[test]
+    fn keychain_maps_injected_errors() {
+        let (keychain, store) = mock_keychain();
+        keychain.set("v", &Secret::new(KEY)).unwrap();
+
+        inject(
+            &store,
+            "v",
+            keyring_core::Error::NoStorageAccess(boxed("collection is locked")),
+        );
+        let err = keychain.get("v").unwrap_err();
+        assert!(
+            matches!(&err, KeychainError::Locked(w) if w.contains("collection is locked")),
+            "{err:?}"
+        );
+
+        inject(
+            &store,
+            "v",
+            keyring_core::Error::PlatformFailure(boxed("bus went away")),
+        );
+        let err = keychain.set("v", &Secret::new("new")).unwrap_err();
+        assert!(
+            matches!(&err, KeychainError::Platform(w) if w.contains("bus went away")),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("docker-credential-ecr: v"),
+            "{err}"
+        );
+
+        inject(
+            &store,
+            "v",
+            keyring_core::Error::NoStorageAccess(boxed("prompt dismissed")),
+        );
+        assert!(matches!(
+            keychain.delete("v"),
+            Err(KeychainError::Locked(_))
+        ));
+
+        // The injected error is one-shot and did not touch the stored value.
+        assert_eq!(keychain.get("v").unwrap().unwrap().expose(), KEY);
+    }
+
+    #[test]
+    fn keychain_errors_never_carry_the_secret() {
+        let (keychain, store) = mock_keychain();
+        let raw = KEY.as_bytes().to_vec();
+        for err in [
+            keyring_core::Error::BadEncoding(raw.clone()),
+            keyring_core::Error::BadDataFormat(raw.clone(), boxed("bad padding")),
+        ] {
+            inject(&store, "v", err);
+            let err = keychain.get("v").unwrap_err();
+            assert!(matches!(err, KeychainError::Platform(_)), "{err:?}");
+            assert!(!format!("{err} {err:?}").contains("wJalr"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn keychain_refuses_an_empty_name() {
+        let (keychain, _store) = mock_keychain();
+        assert!(matches!(keychain.get(""), Err(KeychainError::Platform(_))));
+    }
+
+    /// A store whose every call blocks, like a keyring waiting on an unlock prompt.
+    struct Hanging;
+    #[derive(Debug)]
+    struct HangingCred;
+
+    impl CredentialApi for HangingCred {
+        fn set_secret(&self, _: &[u8]) -> keyring_core::Result<()> {
+            std::thread::sleep(Duration::from_secs(30));
+            Ok(())
+        }
+        fn get_secret(&self) -> keyring_core::Result<Vec<u8>> {
+            std::thread::sleep(Duration::from_secs(30));
+            Err(keyring_core::Error::NoEntry)
+        }
+        fn delete_credential(&self) -> keyring_core::Result<()> {
+            std::thread::sleep(Duration::from_secs(30));
+            Ok(())
+        }
+        fn get_credential(&self) -> keyring_core::Result<Option<Arc<Credential>>> {
+            Ok(None)
+        }
+        fn get_specifiers(&self) -> Option<(String, String)> {
+            None
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    impl CredentialStoreApi for Hanging {
+        fn vendor(&self) -> String {
+            "hanging".to_string()
+        }
+        fn id(&self) -> String {
+            "hanging".to_string()
+        }
+        fn build(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&std::collections::HashMap<&str, &str>>,
+        ) -> keyring_core::Result<Entry> {
+            Ok(Entry::new_with_credential(Arc::new(HangingCred)))
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn keychain_calls_time_out_without_blocking_the_caller() {
+        let limit = Duration::from_millis(200);
+        let keychain = OsKeychain::with_store(Arc::new(Hanging), limit);
+        for call in [
+            Box::new(|| keychain.get("v").map(|_| ()))
+                as Box<dyn Fn() -> Result<(), KeychainError>>,
+            Box::new(|| keychain.set("v", &Secret::new(KEY))),
+            Box::new(|| keychain.delete("v").map(|_| ())),
+        ] {
+            let started = Instant::now();
+            let err = call().unwrap_err();
+            assert!(
+                matches!(err, KeychainError::Timeout(d) if d == limit),
+                "{err:?}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+    }
+
+    #[test]
+    fn keychain_get_is_bounded_by_two_seconds_whatever_the_timeout() {
+        let keychain = OsKeychain::with_store(Arc::new(Hanging), Duration::from_secs(60));
+        let started = Instant::now();
+        let err = keychain.get("v").unwrap_err();
+        assert!(
+            matches!(err, KeychainError::Timeout(d) if d == GET_TIMEOUT),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn keychain_error_messages() {
+        let unavailable = KeychainError::Unavailable("Secret Service: no bus".to_string());
+        let text = unavailable.to_string();
+        assert!(text.contains("no bus"), "{text}");
+        assert!(
+            text.contains("--profile P") && text.contains("--store file"),
+            "{text}"
+        );
+        let timeout = KeychainError::Timeout(GET_TIMEOUT).to_string();
+        assert!(timeout.contains("2s"), "{timeout}");
+        assert!(OsKeychain::new().describe().contains("keychain") || cfg!(windows));
+        assert_eq!(entry_label("acme"), "docker-credential-ecr: acme");
+    }
+
+    // --- FileSecretStore ---
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn keychain_file_round_trip_with_private_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config/docker-credential-ecr/keys.json");
+        let store = FileSecretStore::new(&path);
+        assert!(store.get("a").unwrap().is_none());
+        assert!(!store.delete("a").unwrap());
+        assert!(!path.exists(), "a delete of nothing writes nothing");
+
+        store.set("a", &Secret::new(KEY)).unwrap();
+        store.set("b", &Secret::new("bee")).unwrap();
+        assert_eq!(store.get("a").unwrap().unwrap().expose(), KEY);
+        let on_disk: BTreeMap<String, String> =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(on_disk.len(), 2);
+        assert_eq!(on_disk["b"], "bee");
+        #[cfg(unix)]
+        {
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(&store.lock_path()), 0o600);
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+            assert_eq!(mode(&dir.path().join("config")), 0o700);
+        }
+        assert!(store.delete("a").unwrap());
+        assert!(!store.delete("a").unwrap());
+        assert!(store.get("a").unwrap().is_none());
+        assert_eq!(store.get("b").unwrap().unwrap().expose(), "bee");
+        // Only the file and its lock: no temp files left behind.
+        let mut names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["keys.json", "keys.json.lock"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keychain_file_rewrite_tightens_a_loose_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        fs::write(&path, "{}").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        FileSecretStore::new(&path)
+            .set("a", &Secret::new(KEY))
+            .unwrap();
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn keychain_file_concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // A reader that must always see a whole file.
+        let reader = {
+            let (path, done) = (path.clone(), done.clone());
+            std::thread::spawn(move || {
+                let store = FileSecretStore::new(path);
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.get("w0-0").expect("a reader never sees a torn file");
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        let writers: Vec<_> = (0..12)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    // One store (and lock file handle) per writer, as in separate processes.
+                    let store = FileSecretStore::new(path);
+                    for i in 0..8 {
+                        store
+                            .set(&format!("w{w}-{i}"), &Secret::new(format!("s{w}-{i}")))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+        let store = FileSecretStore::new(&path);
+        for w in 0..12 {
+            for i in 0..8 {
+                let got = store.get(&format!("w{w}-{i}")).unwrap();
+                assert_eq!(got.unwrap().expose(), format!("s{w}-{i}"));
+            }
+        }
+    }
+
+    #[test]
+    fn keychain_file_corrupt_is_an_error_naming_the_file_and_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let store = FileSecretStore::new(&path);
+        for corrupt in [
+            "{\"a\": \"wJalr",
+            "\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"",
+            "{\"a\": 5}",
+            "",
+        ] {
+            fs::write(&path, corrupt).unwrap();
+            let err = store.get("a").unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, KeychainError::Platform(_)), "{err:?}");
+            assert!(text.contains(&path.display().to_string()), "{text}");
+            assert!(
+                !text.contains("wJalr"),
+                "the message quotes the file: {text}"
+            );
+            assert!(store.set("b", &Secret::new("bee")).is_err());
+            assert!(store.delete("a").is_err());
+            assert_eq!(fs::read_to_string(&path).unwrap(), corrupt, "not emptied");
+        }
+    }
+
+    #[test]
+    fn keychain_file_describes_itself_as_plaintext() {
+        let store = FileSecretStore::new("/srv/keys.json");
+        assert_eq!(store.describe(), "/srv/keys.json (plaintext file)");
+        if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) {
+            let store = FileSecretStore::new(home.join(".config/docker-credential-ecr/keys.json"));
+            assert_eq!(
+                store.describe(),
+                "~/.config/docker-credential-ecr/keys.json (plaintext file)"
+            );
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Adding and removing bindings and key sets: what `add`, `remove` and `store` (with an access
+//! key id) do to the keychain and the config file.
+//!
+//! The order of steps is what keeps users' pulls working:
+//! - new keys are verified (a real token fetch) before anything is saved, and a failed
+//!   verification saves nothing;
+//! - re-adding a key set replaces its secret only once the new keys have verified, and the
+//!   config is updated right after; if that update fails, the previous secret is put back;
+//! - removing a binding deletes a key set's secret only when no other binding uses it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::aws::{SdkTokenSource, SecretKeys};
+use crate::bindings::{Binding, BoundSource, RegistryMatch};
+use crate::clock::Deadline;
+use crate::config::{ConfigError, ConfigFile, KeySetConfig, RoleConfig, SecretLocation};
+use crate::fetch::{FetchError, TokenSource};
+use crate::key_store::{InMemorySecret, KeySetSecrets};
+use crate::keychain::KeychainError;
+use crate::registry::Registry;
+use crate::secret::Secret;
+use crate::source::{CredentialSource, TokenScope};
+
+/// How long verifying new keys may take.
+pub const VERIFY_BUDGET: Duration = Duration::from_secs(20);
+
+/// New keys to keep.
+pub struct NewKeySet {
+    pub name: String,
+    pub access_key_id: String,
+    pub secret: Secret,
+    pub role: Option<RoleConfig>,
+    pub location: SecretLocation,
+}
+
+/// What a registry is to be bound to.
+pub enum NewSource {
+    KeySet(NewKeySet),
+    Profile(String),
+    DefaultChain,
+}
+
+/// Why `add` saved nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error("{0}")]
+    InvalidKeyId(String),
+    #[error("{0:?} is not a valid key-set name: use 1 to 64 letters, digits, '.', '_' or '-'")]
+    InvalidName(String),
+    #[error("cannot verify {registry}: {reason}")]
+    NoSampleRegistry { registry: String, reason: String },
+    #[error("the keys did not verify against {registry}, so nothing was saved: {error}")]
+    Verification { registry: String, error: FetchError },
+    #[error("cannot save the secret key: {0}")]
+    Keychain(#[from] KeychainError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// What `add` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddOutcome {
+    /// The registry (or pattern) now bound.
+    pub registry: RegistryMatch,
+    /// An earlier binding of the same registry that was replaced.
+    pub replaced_binding: Option<BoundSource>,
+    /// Whether an existing key set's keys were replaced (rotation).
+    pub rotated_key_set: bool,
+    /// Whether the keys were verified.
+    pub verified: bool,
+}
+
+/// Checks an access key id: long-term keys only (`AKIA` + 16 upper-case letters or digits).
+pub fn check_access_key_id(key_id: &str) -> Result<(), AddError> {
+    let key_id = key_id.trim();
+    if key_id.starts_with("ASIA") {
+        return Err(AddError::InvalidKeyId(format!(
+            "{} is a temporary access key id (ASIA...): it needs a session token that cannot be stored; use long-term keys (AKIA...) or an AWS profile (--profile)",
+            mask_key_id(key_id)
+        )));
+    }
+    let well_formed = key_id.len() == 20
+        && key_id.starts_with("AKIA")
+        && key_id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if well_formed {
+        Ok(())
+    } else {
+        Err(AddError::InvalidKeyId(format!(
+            "{:?} is not an AWS access key id (expected AKIA followed by 16 letters or digits)",
+            mask_key_id(key_id)
+        )))
+    }
+}
+
+/// `AKIA…MPLE`: enough to recognise a key, not enough to use it.
+pub fn mask_key_id(key_id: &str) -> String {
+    let chars: Vec<char> = key_id.chars().collect();
+    if chars.len() <= 8 {
+        return "…".to_string();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+fn check_name(name: &str) -> Result<(), AddError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(AddError::InvalidName(name.to_string()))
+    }
+}
+
+/// Binds `registry` to `source`, verifying first unless `verify` is `None` (`Some(region)`
+/// chooses the region a pattern is verified in).
+pub fn add(
+    config_file: &ConfigFile,
+    secrets: &KeySetSecrets,
+    registry: RegistryMatch,
+    source: NewSource,
+    verify: Option<Option<&str>>,
+) -> Result<AddOutcome, AddError> {
+    if let NewSource::KeySet(keys) = &source {
+        check_name(&keys.name)?;
+        check_access_key_id(&keys.access_key_id)?;
+    }
+    if let Some(region) = verify {
+        verify_source(&registry, &source, region)?;
+    }
+    let (bound, key_set, restore) = match source {
+        NewSource::Profile(name) => (BoundSource::Profile(name), None, None),
+        NewSource::DefaultChain => (BoundSource::DefaultChain, None, None),
+        NewSource::KeySet(keys) => {
+            // The new secret goes in first (it verified); the previous one is kept in memory to
+            // be put back should the config not follow.
+            let previous = secrets.get(&keys.name, keys.location).ok().flatten();
+            secrets.set(&keys.name, keys.location, &keys.secret)?;
+            let config = KeySetConfig {
+                access_key_id: keys.access_key_id.trim().to_string(),
+                secret_location: keys.location,
+                role: keys.role,
+                created: now_secs(),
+            };
+            (
+                BoundSource::KeySet(keys.name.clone()),
+                Some((keys.name.clone(), config)),
+                Some((keys.name, keys.location, previous)),
+            )
+        }
+    };
+    let saved = config_file.update(|c| {
+        let rotated = match &key_set {
+            Some((name, config)) => c.key_sets.insert(name.clone(), config.clone()).is_some(),
+            None => false,
+        };
+        let replaced = c
+            .bindings
+            .iter()
+            .position(|b| b.registry == registry)
+            .map(|i| c.bindings.remove(i).source);
+        c.bindings.push(Binding {
+            registry: registry.clone(),
+            source: bound.clone(),
+        });
+        Ok::<_, std::convert::Infallible>((replaced, rotated))
+    });
+    let (replaced_binding, rotated_key_set) = match saved {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(never)) => match never {},
+        Err(e) => {
+            restore_secret(secrets, restore);
+            return Err(e.into());
+        }
+    };
+    Ok(AddOutcome {
+        registry,
+        replaced_binding,
+        rotated_key_set,
+        verified: verify.is_some(),
+    })
+}
+
+fn restore_secret(
+    secrets: &KeySetSecrets,
+    restore: Option<(String, SecretLocation, Option<Secret>)>,
+) {
+    if let Some((name, location, previous)) = restore {
+        let _ = match previous {
+            Some(old) => secrets.set(&name, location, &old),
+            None => secrets.delete(&name, location).map(|_| ()),
+        };
+    }
+}
+
+/// Fetches a token with `source` for (a sample of) `registry`.
+pub fn verify_source(
+    registry: &RegistryMatch,
+    source: &NewSource,
+    region: Option<&str>,
+) -> Result<(), AddError> {
+    let sample = registry
+        .sample(region)
+        .ok_or_else(|| AddError::NoSampleRegistry {
+            registry: registry.to_string(),
+            reason: "no region of its partition gives a valid registry host".into(),
+        })?;
+    let env = |name: &str| std::env::var(name).ok();
+    let mut scope = TokenScope::from(sample.clone(), &env);
+    let secrets: Box<dyn SecretKeys> = match source {
+        NewSource::KeySet(keys) => {
+            scope.source = CredentialSource::KeySet {
+                name: keys.name.clone(),
+                access_key_id: keys.access_key_id.trim().to_string(),
+                secret_location: keys.location,
+                role: keys.role.clone(),
+            };
+            if keys.role.is_some() {
+                scope.sts_endpoint = crate::source::sts_endpoint_override(&env);
+            }
+            Box::new(InMemorySecret(keys.secret.clone()))
+        }
+        NewSource::Profile(name) => {
+            scope.source = CredentialSource::Profile(name.clone());
+            Box::new(crate::aws::NoSecretKeys)
+        }
+        NewSource::DefaultChain => Box::new(crate::aws::NoSecretKeys),
+    };
+    fetch_once(&sample, &scope, SdkTokenSource::new(secrets))
+}
+
+fn fetch_once(
+    sample: &Registry,
+    scope: &TokenScope,
+    source: SdkTokenSource,
+) -> Result<(), AddError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AddError::NoSampleRegistry {
+            registry: sample.to_string(),
+            reason: format!("cannot start the async runtime: {e}"),
+        })?;
+    let deadline = Deadline::after(VERIFY_BUDGET);
+    runtime
+        .block_on(source.fetch(scope, deadline))
+        .map(|_| ())
+        .map_err(|error| AddError::Verification {
+            registry: sample.to_string(),
+            error,
+        })
+}
+
+/// What `remove` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoveOutcome {
+    pub removed_bindings: Vec<Binding>,
+    /// Key sets whose secrets were deleted because nothing uses them any more.
+    pub deleted_key_sets: Vec<String>,
+}
+
+/// Why `remove` did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveError {
+    #[error("nothing is bound to {0:?}: `docker-credential-ecr status` lists the bindings")]
+    NotFound(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(
+        "the binding was removed, but the secret key of {name} could not be deleted from {store}: {error}"
+    )]
+    Keychain {
+        name: String,
+        store: String,
+        error: KeychainError,
+    },
+}
+
+/// Removes the binding of `target` (a registry or pattern), or every binding of the key set
+/// named `target`, then the secrets no binding uses any more.
+pub fn remove(
+    config_file: &ConfigFile,
+    secrets: &KeySetSecrets,
+    target: &str,
+) -> Result<RemoveOutcome, RemoveError> {
+    let as_registry = RegistryMatch::parse(target).ok();
+    let outcome = config_file.update(|c| {
+        let (removed, kept): (Vec<Binding>, Vec<Binding>) = c.bindings.drain(..).partition(|b| {
+            Some(&b.registry) == as_registry.as_ref()
+                || b.source == BoundSource::KeySet(target.to_string())
+        });
+        c.bindings = kept;
+        let named_key_set = c.key_sets.contains_key(target) && as_registry.is_none();
+        if removed.is_empty() && !named_key_set {
+            return Err(RemoveError::NotFound(target.to_string()));
+        }
+        let mut orphaned: Vec<(String, SecretLocation)> = Vec::new();
+        let candidates: Vec<String> = removed
+            .iter()
+            .filter_map(|b| match &b.source {
+                BoundSource::KeySet(name) => Some(name.clone()),
+                _ => None,
+            })
+            .chain(named_key_set.then(|| target.to_string()))
+            .collect();
+        for name in candidates {
+            if !c.key_set_in_use(&name)
+                && let Some(key_set) = c.key_sets.remove(&name)
+            {
+                orphaned.push((name, key_set.secret_location));
+            }
+        }
+        Ok((removed, orphaned))
+    })?;
+    let (removed_bindings, orphaned) = outcome?;
+    let mut deleted_key_sets = Vec::new();
+    for (name, location) in orphaned {
+        secrets
+            .delete(&name, location)
+            .map_err(|error| RemoveError::Keychain {
+                name: name.clone(),
+                store: secrets.store(location).describe(),
+                error,
+            })?;
+        deleted_key_sets.push(name);
+    }
+    Ok(RemoveOutcome {
+        removed_bindings,
+        deleted_key_sets,
+    })
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_long_term_key_ids_are_accepted() {
+        assert!(check_access_key_id("AKIAIOSFODNN7EXAMPLE").is_ok());
+        let temporary = check_access_key_id("ASIAIOSFODNN7EXAMPLE")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            temporary.contains("temporary") && !temporary.contains("ASIAIOSFODNN7EXAMPLE"),
+            "{temporary}"
+        );
+        for bad in [
+            "",
+            "AKIA",
+            "akiaiosfodnn7example",
+            "AKIAIOSFODNN7EXAMPL!",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ] {
+            let message = check_access_key_id(bad).unwrap_err().to_string();
+            assert!(
+                !message.contains("K7MDENG"),
+                "a pasted secret is not echoed: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_ids_are_masked() {
+        assert_eq!(mask_key_id("AKIAIOSFODNN7EXAMPLE"), "AKIA…MPLE");
+        assert_eq!(mask_key_id("short"), "…");
+    }
+
+    #[test]
+    fn key_set_names_are_plain() {
+        assert!(check_name("acme-corp.prod_1").is_ok());
+        for bad in ["", "a b", "a/b", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}
