@@ -1,0 +1,488 @@
+//! Vendor keys end to end: `add` (secret on stdin) keeps the secret in a real Secret Service
+//! (gnome-keyring on a private bus) and binds it to registries; `get` uses the bound keys (and
+//! roles, through the fake STS), whatever AWS keys the environment holds; failures name the
+//! vendor; `remove` and `store` with access keys; secrets appear in no file and no output.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ecr_e2e::fake::KnobsPatch;
+use ecr_e2e::fake_handle::FakeEcr;
+use ecr_e2e::keychain::{SecretService, skip_unless_installed};
+use ecr_e2e::sandbox::{
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Helper, Run, Sandbox,
+};
+
+/// AWS's second public example key pair: a second vendor.
+const OTHER_KEY_ID: &str = "AKIAI44QH8DHBEXAMPLE";
+const OTHER_SECRET: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
+const OTHER_REGISTRY: &str = "210987654321.dkr.ecr.eu-central-1.amazonaws.com";
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/vendor-pull";
+
+/// A sandbox with its own Secret Service and fake ECR/STS; the environment holds no AWS keys.
+struct World {
+    sandbox: Sandbox,
+    keyring: SecretService,
+    fake: FakeEcr,
+}
+
+impl World {
+    fn start() -> Option<World> {
+        if skip_unless_installed("keys") {
+            return None;
+        }
+        let sandbox = Sandbox::new();
+        let keyring = SecretService::start(sandbox.root());
+        let fake = FakeEcr::builder()
+            .password("keys-password")
+            .start()
+            .unwrap();
+        Some(World {
+            sandbox,
+            keyring,
+            fake,
+        })
+    }
+
+    /// The helper with the keyring and the fake as endpoints, but no AWS keys.
+    fn helper(&self) -> Helper {
+        self.sandbox
+            .helper()
+            .envs(self.keyring.env())
+            .env("AWS_ENDPOINT_URL_ECR", self.fake.url())
+            .env("AWS_ENDPOINT_URL_STS", self.fake.url())
+    }
+
+    fn add(&self, args: &[&str], stdin: &str) -> Run {
+        let mut all = vec!["add"];
+        all.extend_from_slice(args);
+        self.helper().run(&all, stdin.as_bytes())
+    }
+
+    fn calls_by(&self, key: &str) -> u64 {
+        self.fake
+            .stats()
+            .unwrap()
+            .by_access_key
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn keychain_items(&self) -> String {
+        let out =
+            self.keyring
+                .secret_tool(&["search", "--all", "service", "docker-credential-ecr"]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+#[test]
+fn add_verifies_keeps_the_secret_in_the_keychain_and_get_uses_it() {
+    let Some(w) = World::start() else { return };
+    let add = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+        ],
+        &format!("{EXAMPLE_SECRET_ACCESS_KEY}\n"),
+    );
+    assert_eq!(add.code, 0, "{add:#?}");
+    assert!(
+        add.stdout.contains("AKIA…MPLE") && add.stdout.contains("verified"),
+        "{}",
+        add.stdout
+    );
+    let items = w.keychain_items();
+    assert!(
+        items.contains("docker-credential-ecr: acme"),
+        "labelled item: {items}"
+    );
+
+    // Another identity in the environment does not matter: the binding chooses the keys.
+    let get = w
+        .helper()
+        .env("AWS_ACCESS_KEY_ID", OTHER_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", OTHER_SECRET)
+        .get(EXAMPLE_REGISTRY);
+    assert_eq!(get.secret(), "keys-password");
+    assert_eq!(w.calls_by(EXAMPLE_ACCESS_KEY_ID), 2, "verification + get");
+    assert_eq!(w.calls_by(OTHER_KEY_ID), 0);
+
+    // `add` routed the host in docker's config.
+    let docker =
+        std::fs::read_to_string(w.sandbox.docker_config_dir().join("config.json")).unwrap();
+    assert!(
+        docker.contains(EXAMPLE_REGISTRY) && docker.contains("\"ecr\""),
+        "{docker}"
+    );
+
+    let status = w.helper().run(&["status", "--json"], b"");
+    assert_eq!(status.code, 0, "{status:#?}");
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows[0]["registry"], EXAMPLE_REGISTRY);
+    assert_eq!(rows[0]["source"], "key set acme (AKIA…MPLE)");
+    assert!(
+        rows[0]["token"].as_str().unwrap().starts_with("valid"),
+        "{rows}"
+    );
+
+    assert_no_secret_anywhere(
+        w.sandbox.root(),
+        &[&add, &get, &status],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+}
+
+#[test]
+fn keys_that_do_not_verify_save_nothing() {
+    let Some(w) = World::start() else { return };
+    w.fake
+        .set_knobs(&KnobsPatch {
+            rejected_keys: Some(vec![EXAMPLE_ACCESS_KEY_ID.into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let add = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    assert_eq!(add.code, 1, "{add:#?}");
+    assert!(
+        add.stderr.contains("nothing was saved") && add.stderr.contains("rejected"),
+        "{}",
+        add.stderr
+    );
+    assert!(
+        !w.sandbox
+            .config_home()
+            .join("docker-credential-ecr/config.json")
+            .exists()
+    );
+    assert!(!w.keychain_items().contains("acme"));
+    assert!(!w.sandbox.docker_config_dir().join("config.json").exists());
+}
+
+#[test]
+fn two_vendors_side_by_side_each_registry_gets_its_own_keys() {
+    let Some(w) = World::start() else { return };
+    let acme = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--no-configure",
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    assert_eq!(acme.code, 0, "{acme:#?}");
+    // Two lines on stdin: key id, then secret; and a pattern for every region of the account.
+    let globex = w.add(
+        &[
+            "210987654321.dkr.ecr.*.amazonaws.com",
+            "--name",
+            "globex",
+            "--no-configure",
+        ],
+        &format!("{OTHER_KEY_ID}\n{OTHER_SECRET}\n"),
+    );
+    assert_eq!(globex.code, 0, "{globex:#?}");
+    w.fake.reset().unwrap();
+    w.helper().get(EXAMPLE_REGISTRY).assert_ok();
+    w.helper().get(OTHER_REGISTRY).assert_ok();
+    w.helper()
+        .get("210987654321.dkr.ecr.us-west-2.amazonaws.com")
+        .assert_ok();
+    assert_eq!(w.calls_by(EXAMPLE_ACCESS_KEY_ID), 1);
+    assert_eq!(w.calls_by(OTHER_KEY_ID), 2);
+}
+
+#[test]
+fn a_revoked_key_is_reported_with_the_vendors_name() {
+    let Some(w) = World::start() else { return };
+    let add = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--no-configure",
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    assert_eq!(add.code, 0, "{add:#?}");
+    w.fake
+        .set_knobs(&KnobsPatch {
+            rejected_keys: Some(vec![EXAMPLE_ACCESS_KEY_ID.into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    w.helper()
+        .run(&["erase"], EXAMPLE_REGISTRY.as_bytes())
+        .assert_ok();
+    let get = w.helper().get(EXAMPLE_REGISTRY);
+    assert_eq!(get.code, 1);
+    assert!(
+        get.stdout.contains("the keys of acme were rejected by AWS; they may have been revoked: ask acme for new keys and run `docker-credential-ecr add` again"),
+        "{}",
+        get.stdout
+    );
+    let status = w.helper().run(&["refresh", EXAMPLE_REGISTRY], b"");
+    assert_eq!(status.code, 1, "{status:#?}");
+}
+
+#[test]
+fn a_role_binding_assumes_the_role_with_its_external_id() {
+    let Some(w) = World::start() else { return };
+    w.fake
+        .set_knobs(&KnobsPatch {
+            role_external_ids: Some([(ROLE_ARN.to_string(), "ext-42".to_string())].into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let wrong = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--role-arn",
+            ROLE_ARN,
+            "--external-id",
+            "wrong",
+            "--no-configure",
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    assert_eq!(wrong.code, 1, "{wrong:#?}");
+    assert!(
+        wrong
+            .stderr
+            .contains("the keys of acme work but may not do this"),
+        "{}",
+        wrong.stderr
+    );
+
+    let add = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--role-arn",
+            ROLE_ARN,
+            "--external-id",
+            "ext-42",
+            "--no-configure",
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    assert_eq!(add.code, 0, "{add:#?}");
+    w.helper()
+        .run(&["erase"], EXAMPLE_REGISTRY.as_bytes())
+        .assert_ok();
+    w.fake.reset().unwrap();
+    w.helper().get(EXAMPLE_REGISTRY).assert_ok();
+    let requests = w.fake.assume_role_requests().unwrap();
+    let last = requests.last().expect("an AssumeRole request");
+    assert_eq!(last.role_arn, ROLE_ARN);
+    assert_eq!(last.external_id.as_deref(), Some("ext-42"));
+    assert_eq!(last.access_key.as_deref(), Some(EXAMPLE_ACCESS_KEY_ID));
+    let issued = last.issued_access_key.clone().expect("temporary key");
+    assert_eq!(
+        w.calls_by(&issued),
+        1,
+        "ECR was called with the role's temporary key"
+    );
+}
+
+#[test]
+fn remove_deletes_the_key_only_when_no_binding_uses_it() {
+    let Some(w) = World::start() else { return };
+    for registry in [
+        EXAMPLE_REGISTRY,
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+    ] {
+        let add = w.add(
+            &[
+                registry,
+                "--name",
+                "acme",
+                "--access-key-id",
+                EXAMPLE_ACCESS_KEY_ID,
+            ],
+            EXAMPLE_SECRET_ACCESS_KEY,
+        );
+        assert_eq!(add.code, 0, "{add:#?}");
+    }
+    let first = w.helper().run(&["remove", EXAMPLE_REGISTRY], b"");
+    assert_eq!(first.code, 0, "{first:#?}");
+    assert!(
+        w.keychain_items().contains("acme"),
+        "still used by eu-west-1"
+    );
+    let docker =
+        std::fs::read_to_string(w.sandbox.docker_config_dir().join("config.json")).unwrap();
+    assert!(!docker.contains(EXAMPLE_REGISTRY), "unrouted: {docker}");
+    let second = w.helper().run(&["remove", "acme"], b"");
+    assert_eq!(second.code, 0, "{second:#?}");
+    assert!(
+        second.stdout.contains("deleted the keys of acme"),
+        "{}",
+        second.stdout
+    );
+    assert!(!w.keychain_items().contains("acme"));
+    let again = w.helper().run(&["remove", "acme"], b"");
+    assert_eq!(again.code, 1);
+}
+
+#[test]
+fn store_with_an_access_key_onboards_a_registry() {
+    let Some(w) = World::start() else { return };
+    let request = serde_json::json!({
+        "ServerURL": EXAMPLE_REGISTRY,
+        "Username": EXAMPLE_ACCESS_KEY_ID,
+        "Secret": EXAMPLE_SECRET_ACCESS_KEY,
+    });
+    let store = w.helper().run(&["store"], request.to_string().as_bytes());
+    assert_eq!(store.code, 0, "{store:#?}");
+    assert_eq!(w.helper().get(EXAMPLE_REGISTRY).secret(), "keys-password");
+    let list = w.helper().run(&["list"], b"");
+    assert!(list.stdout.contains(EXAMPLE_REGISTRY), "{}", list.stdout);
+    let temporary = serde_json::json!({
+        "ServerURL": EXAMPLE_REGISTRY,
+        "Username": "ASIAIOSFODNN7EXAMPLE",
+        "Secret": "x",
+    });
+    let refused = w.helper().run(&["store"], temporary.to_string().as_bytes());
+    assert_eq!(refused.code, 1);
+    assert!(refused.stdout.contains("temporary"), "{}", refused.stdout);
+}
+
+#[test]
+fn without_a_keychain_add_names_the_alternatives_and_file_storage_works() {
+    if skip_unless_installed("without_a_keychain") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let bus_only = SecretService::without_service(sandbox.root());
+    let fake = FakeEcr::builder()
+        .password("keys-password")
+        .start()
+        .unwrap();
+    let helper = || {
+        sandbox
+            .helper()
+            .envs(bus_only.env())
+            .env("AWS_ENDPOINT_URL_ECR", fake.url())
+    };
+    let add = helper().run(
+        &[
+            "add",
+            EXAMPLE_REGISTRY,
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--no-configure",
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
+    );
+    assert_eq!(add.code, 1, "{add:#?}");
+    assert!(
+        add.stderr.contains("--profile") && add.stderr.contains("--store file"),
+        "{}",
+        add.stderr
+    );
+    assert!(add.elapsed < Duration::from_secs(10));
+
+    let file = helper().run(
+        &[
+            "add",
+            EXAMPLE_REGISTRY,
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--no-configure",
+            "--store",
+            "file",
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
+    );
+    assert_eq!(file.code, 0, "{file:#?}");
+    assert!(file.stderr.contains("plaintext"), "{}", file.stderr);
+    assert_eq!(helper().get(EXAMPLE_REGISTRY).secret(), "keys-password");
+}
+
+#[test]
+fn a_locked_keychain_still_serves_cached_tokens_and_fails_fast_without_one() {
+    let Some(w) = World::start() else { return };
+    let add = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--no-configure",
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    assert_eq!(add.code, 0, "{add:#?}");
+    w.helper().get(EXAMPLE_REGISTRY).assert_ok();
+    w.keyring.lock();
+    assert_eq!(
+        w.helper().get(EXAMPLE_REGISTRY).secret(),
+        "keys-password",
+        "tokens need no keychain"
+    );
+    w.helper()
+        .run(&["erase"], EXAMPLE_REGISTRY.as_bytes())
+        .assert_ok();
+    let get = w.helper().get(EXAMPLE_REGISTRY);
+    assert_eq!(get.code, 1, "{get:#?}");
+    assert!(get.stdout.contains("keychain"), "{}", get.stdout);
+    assert!(get.elapsed < Duration::from_secs(3), "{:?}", get.elapsed);
+}
+
+/// No file under `root` (config, cache, logs, docker config, the keyring's own encrypted file)
+/// and no captured output holds `secret` in plain text.
+fn assert_no_secret_anywhere(root: &Path, runs: &[&Run], secret: &str) {
+    for run in runs {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{run:#?}"
+        );
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+                assert!(!found, "{} holds the secret", path.display());
+            }
+        }
+    }
+}
