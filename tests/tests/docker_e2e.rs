@@ -15,7 +15,9 @@ use std::process::{Command, Output};
 
 use ecr_e2e::fake::KnobsPatch;
 use ecr_e2e::fake_handle::FakeEcr;
-use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, Sandbox};
+use ecr_e2e::sandbox::{
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Sandbox,
+};
 use ecr_e2e::system::{
     DockerCertsEntry, Dockerd, HostsEntries, Registry, SystemLock, import_busybox_image, run_ok,
     skip_unless_root,
@@ -141,7 +143,64 @@ fn docker_and_skopeo_authenticate_through_cred_helpers() {
     let world = World::start(&lock);
     push_then_pull_twice_with_one_token(&world);
     skopeo_copies_without_a_daemon(&world);
+    onboarded_with_add_then_pulled(&world);
     wrong_password_fails_with_an_auth_error(&world);
+}
+
+/// A vendor's customer: `add` with the secret on stdin (kept in a real Secret Service), then
+/// `docker pull` with no other step: no AWS keys in the environment, no `docker login`, no
+/// hand-written docker config.
+fn onboarded_with_add_then_pulled(world: &World) {
+    if ecr_e2e::keychain::skip_unless_installed("docker_e2e::onboarded_with_add_then_pulled") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let keyring = ecr_e2e::keychain::SecretService::start(sandbox.root());
+    let mut env = sandbox.base_env();
+    env.extend(keyring.env());
+    env.push(("AWS_ENDPOINT_URL_ECR".into(), world.fake.url()));
+
+    let mut add = Command::new(ecr_e2e::sandbox::helper_bin());
+    add.env_clear().envs(env.clone()).args([
+        "add",
+        EXAMPLE_REGISTRY,
+        "--name",
+        "vendor",
+        "--access-key-id",
+        EXAMPLE_ACCESS_KEY_ID,
+    ]);
+    let added = run_with_stdin(add, EXAMPLE_SECRET_ACCESS_KEY);
+    world.assert_success("docker-credential-ecr add", &added, &sandbox);
+
+    world.remove_local_image();
+    let before = world.api_calls();
+    let mut pull = timed("docker", &["pull", IMAGE]);
+    pull.env_clear()
+        .envs(env)
+        .env("DOCKER_HOST", world.dockerd.docker_host());
+    let pulled = pull.output().expect("run docker pull");
+    world.assert_success("docker pull after add", &pulled, &sandbox);
+    assert!(
+        world.api_calls() > before,
+        "the pull fetched a token with the added keys"
+    );
+}
+
+fn run_with_stdin(mut command: Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
 }
 
 /// `docker push`, then two `docker pull`s from an empty local store: the push fetches one token,

@@ -486,3 +486,78 @@ fn assert_no_secret_anywhere(root: &Path, runs: &[&Run], secret: &str) {
         }
     }
 }
+
+#[test]
+fn doctor_names_the_failing_step_and_its_fix() {
+    let Some(w) = World::start() else { return };
+    let add = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    assert_eq!(add.code, 0, "{add:#?}");
+    let healthy = w.helper().run(&["doctor"], b"");
+    assert_eq!(healthy.code, 0, "{healthy:#?}");
+    assert!(
+        healthy.stdout.contains("checks passed"),
+        "{}",
+        healthy.stdout
+    );
+    assert!(
+        healthy.stdout.contains("is routed to this helper"),
+        "{}",
+        healthy.stdout
+    );
+
+    // Not routed: the fix is configure-docker.
+    std::fs::write(w.sandbox.docker_config_dir().join("config.json"), "{}").unwrap();
+    let unrouted = w.helper().run(&["doctor"], b"");
+    assert_eq!(unrouted.code, 1);
+    assert!(
+        unrouted.stdout.contains(&format!(
+            "fix: docker-credential-ecr configure-docker {EXAMPLE_REGISTRY}"
+        )),
+        "{}",
+        unrouted.stdout
+    );
+    w.helper()
+        .run(&["configure-docker", EXAMPLE_REGISTRY], b"")
+        .assert_ok();
+
+    // AWS's clock hours away from ours: the clock step.
+    w.fake
+        .set_knobs(&KnobsPatch {
+            date_offset_secs: Some(3 * 3600),
+            ..Default::default()
+        })
+        .unwrap();
+    let skewed = w.helper().run(&["doctor"], b"");
+    assert_eq!(skewed.code, 1, "{skewed:#?}");
+    assert!(
+        skewed.stdout.contains("clock") && skewed.stdout.contains("timedatectl"),
+        "{}",
+        skewed.stdout
+    );
+
+    // Revoked keys: the keys step, naming the vendor.
+    w.fake
+        .set_knobs(&KnobsPatch {
+            date_offset_secs: Some(0),
+            rejected_keys: Some(vec![EXAMPLE_ACCESS_KEY_ID.into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let revoked = w.helper().run(&["doctor"], b"");
+    assert_eq!(revoked.code, 1);
+    assert!(revoked.stdout.contains("(keys)"), "{}", revoked.stdout);
+    assert!(
+        revoked.stdout.contains("fix: ask acme for new keys"),
+        "{}",
+        revoked.stdout
+    );
+}

@@ -60,6 +60,8 @@ pub enum Command {
     Refresh(crate::commands::refresh::RefreshArgs),
     /// Route registries to this helper in docker's config (and podman's, helm's).
     ConfigureDocker(crate::commands::configure_docker::ConfigureDockerArgs),
+    /// Check every step from docker to a token and print a fix for each failure.
+    Doctor(crate::commands::doctor::DoctorArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -84,7 +86,7 @@ pub fn report_parse_error(error: clap::Error) -> ExitCode {
                 .unwrap_or("invalid command line");
             let message = first.strip_prefix("error: ").unwrap_or(first);
             crate::fail(&Failure::usage(format!(
-                "{message}; expected one of get, store, erase, list, version (see --help)"
+                "{message}; docker uses get, store, erase, list; `docker-credential-ecr --help` lists every command"
             )))
         }
     }

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     }
     let Some(command) = cli.command else {
         return fail(&Failure::usage(
-            "no command given; expected get, store, erase, list or version (see --help)",
+            "no command given; docker uses get, store, erase, list; `docker-credential-ecr --help` lists every command",
         ));
     };
     let Some(paths) = ecr_core::Paths::for_current_user() else {
@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Command::Add(args) => return commands::finish(commands::add::run(&paths, &args)),
         Command::Remove(args) => return commands::finish(commands::remove::run(&paths, &args)),
         Command::Status(args) => return commands::status::run(&paths, &args),
+        Command::Doctor(args) => return commands::doctor::run(&paths, &args),
         Command::Refresh(args) => return commands::finish(commands::refresh::run(&paths, &args)),
         Command::ConfigureDocker(args) => {
             return commands::finish(commands::configure_docker::run(&args));

@@ -1,11 +1,12 @@
 //! The commands people type (`add`, `remove`, `status`, `refresh`, `configure-docker`,
-//! `completions`), as opposed to the protocol verbs docker calls (see `verbs`).
+//! `doctor`, `completions`), as opposed to the protocol verbs docker calls (see `verbs`).
 //!
 //! They report to a person: results on stdout, warnings and errors on stderr, one line per
 //! error, exit 1 on failure.
 
 pub mod add;
 pub mod configure_docker;
+pub mod doctor;
 pub mod refresh;
 pub mod remove;
 pub mod status;
