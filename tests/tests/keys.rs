@@ -243,8 +243,31 @@ fn a_revoked_key_is_reported_with_the_vendors_name() {
         "{}",
         get.stdout
     );
-    let status = w.helper().run(&["refresh", EXAMPLE_REGISTRY], b"");
-    assert_eq!(status.code, 1, "{status:#?}");
+    let refresh = w.helper().run(&["refresh", EXAMPLE_REGISTRY], b"");
+    assert_eq!(refresh.code, 1, "{refresh:#?}");
+    let status = w.helper().run(&["status"], b"");
+    assert_eq!(status.code, 1, "a binding in error: {status:#?}");
+    assert!(
+        status.stdout.contains("last error") && status.stdout.contains("rejected"),
+        "{}",
+        status.stdout
+    );
+
+    // Once AWS takes the keys again, the binding recovers.
+    w.fake
+        .set_knobs(&KnobsPatch {
+            rejected_keys: Some(vec![]),
+            ..Default::default()
+        })
+        .unwrap();
+    w.helper().run(&["refresh"], b"").assert_ok();
+    let healthy = w.helper().run(&["status"], b"");
+    assert_eq!(healthy.code, 0, "{healthy:#?}");
+    assert!(
+        healthy.stdout.contains("last refresh"),
+        "{}",
+        healthy.stdout
+    );
 }
 
 #[test]
@@ -560,4 +583,77 @@ fn doctor_names_the_failing_step_and_its_fix() {
         "{}",
         revoked.stdout
     );
+}
+
+#[test]
+fn re_adding_a_key_set_rotates_its_keys_only_once_the_new_ones_verify() {
+    let Some(w) = World::start() else { return };
+    let first = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--no-configure",
+        ],
+        EXAMPLE_SECRET_ACCESS_KEY,
+    );
+    assert_eq!(first.code, 0, "{first:#?}");
+    w.fake
+        .set_knobs(&KnobsPatch {
+            rejected_keys: Some(vec![OTHER_KEY_ID.into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let refused = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            OTHER_KEY_ID,
+            "--no-configure",
+        ],
+        OTHER_SECRET,
+    );
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    w.helper()
+        .run(&["erase"], EXAMPLE_REGISTRY.as_bytes())
+        .assert_ok();
+    w.fake.reset().unwrap();
+    w.helper().get(EXAMPLE_REGISTRY).assert_ok();
+    assert_eq!(
+        w.calls_by(EXAMPLE_ACCESS_KEY_ID),
+        1,
+        "the old keys still serve"
+    );
+
+    w.fake
+        .set_knobs(&KnobsPatch {
+            rejected_keys: Some(vec![]),
+            ..Default::default()
+        })
+        .unwrap();
+    let rotated = w.add(
+        &[
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            OTHER_KEY_ID,
+            "--no-configure",
+        ],
+        OTHER_SECRET,
+    );
+    assert_eq!(rotated.code, 0, "{rotated:#?}");
+    assert!(
+        rotated.stdout.contains("replaced the keys"),
+        "{}",
+        rotated.stdout
+    );
+    w.fake.reset().unwrap();
+    w.helper().get(EXAMPLE_REGISTRY).assert_ok();
+    assert_eq!(w.calls_by(OTHER_KEY_ID), 1, "the new keys serve at once");
+    assert_eq!(w.calls_by(EXAMPLE_ACCESS_KEY_ID), 0);
 }

@@ -47,7 +47,8 @@ pub fn service_and_config(
         SdkTokenSource::new(Box::new(secrets)),
         SystemClock,
     )
-    .with_config(config.clone());
+    .with_config(config.clone())
+    .with_state(ecr_core::state::StateStore::new(paths.registry_state_dir()));
     Ok((service, config))
 }
 

@@ -31,6 +31,7 @@ pub mod secret;
 pub mod service;
 pub mod settings;
 pub mod source;
+pub mod state;
 pub mod token;
 
 pub use cache::{CacheError, CacheKey, TokenCache};

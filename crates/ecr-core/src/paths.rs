@@ -53,6 +53,11 @@ impl Paths {
         &self.state
     }
 
+    /// Runtime state of each registry (last refresh, last error).
+    pub fn registry_state_dir(&self) -> PathBuf {
+        self.state.join("registries")
+    }
+
     /// The helper's log file.
     pub fn log_file(&self) -> PathBuf {
         self.state.join(format!("{APP_NAME}.log"))

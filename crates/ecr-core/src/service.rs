@@ -20,6 +20,7 @@ use crate::policy::{Freshness, RefreshPolicy};
 use crate::registry::{NotEcr, Registry};
 use crate::secret::Secret;
 use crate::source::{TokenScope, UnknownKeySet};
+use crate::state::StateStore;
 use crate::token::Token;
 
 /// How long a refresh of a still-valid token may take before the cached one is served.
@@ -104,6 +105,7 @@ pub struct CredentialService<S, C> {
     source: S,
     clock: C,
     config: ProductConfig,
+    state: Option<StateStore>,
     env: EnvLookup,
     runtime: OnceCell<tokio::runtime::Runtime>,
 }
@@ -134,9 +136,16 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             source,
             clock,
             config: ProductConfig::default(),
+            state: None,
             env,
             runtime: OnceCell::new(),
         }
+    }
+
+    /// Records each fetch's outcome in `state` (for `status` and `doctor`).
+    pub fn with_state(mut self, state: StateStore) -> Self {
+        self.state = Some(state);
+        self
     }
 
     /// Uses `config`'s bindings to choose each registry's credentials.
@@ -367,7 +376,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         tracing::debug!(registry = %scope.registry, endpoint = ?scope.endpoint, "fetching a token");
         // The source bounds each of its steps by `deadline` and names the one that ran out;
         // this outer limit, a little later, only catches a source that does not.
-        runtime.block_on(async {
+        let result = runtime.block_on(async {
             match tokio::time::timeout(
                 deadline.remaining() + OUTER_TIMEOUT_GRACE,
                 self.source.fetch(scope, deadline),
@@ -380,7 +389,15 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                     "gave up waiting for AWS",
                 )),
             }
-        })
+        });
+        if let Some(state) = &self.state {
+            let host = scope.registry.host();
+            match &result {
+                Ok(_) => state.record_success(host, self.clock.now()),
+                Err(e) => state.record_failure(host, &e.to_string(), self.clock.now()),
+            }
+        }
+        result
     }
 
     fn runtime(&self) -> std::io::Result<&tokio::runtime::Runtime> {

@@ -9,6 +9,7 @@ use ecr_core::bindings::BoundSource;
 use ecr_core::config::ProductConfig;
 use ecr_core::key_store::KeySetSecrets;
 use ecr_core::onboarding::mask_key_id;
+use ecr_core::state::{StateStore, at_millis};
 use ecr_core::{Freshness, Paths, Registry};
 use serde::Serialize;
 
@@ -30,6 +31,8 @@ struct Row {
     token: String,
     expires_in_secs: Option<u64>,
     key_age_days: Option<u64>,
+    last_refresh_secs_ago: Option<u64>,
+    last_error: Option<String>,
     error: Option<String>,
 }
 
@@ -43,6 +46,7 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
     };
     let secrets = KeySetSecrets::new(paths, ecr_core::key_store::GET_KEYCHAIN_TIMEOUT);
     let cached_hosts = service.list();
+    let states = StateStore::new(paths.registry_state_dir());
     let now = SystemTime::now();
     let rows: Vec<Row> = config
         .bindings
@@ -55,6 +59,8 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
                 token: "none cached".into(),
                 expires_in_secs: None,
                 key_age_days: None,
+                last_refresh_secs_ago: None,
+                last_error: None,
                 error: None,
             };
             describe_source(&config, &binding.source, &secrets, now, &mut row);
@@ -64,6 +70,11 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
                 .filter_map(|h| Registry::parse(h).ok())
                 .filter(|r| binding.registry.matches(r))
                 .collect();
+            let mut known: Vec<String> = hosts.iter().map(|r| r.host().to_string()).collect();
+            if !binding.registry.is_pattern() && !known.contains(&binding.registry.to_string()) {
+                known.push(binding.registry.to_string());
+            }
+            record_state(&states, &known, now, &mut row);
             for registry in hosts {
                 if let Ok(Some((_, token))) = service.cached(&registry) {
                     let left = token.remaining(now);
@@ -96,6 +107,12 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
                 println!("  role:   {role}");
             }
             println!("  token:  {}", row.token);
+            if let Some(ago) = row.last_refresh_secs_ago {
+                println!("  last refresh: {} ago", humanize(Duration::from_secs(ago)));
+            }
+            if let Some(last) = &row.last_error {
+                println!("  last error: {last}");
+            }
             if let Some(days) = row.key_age_days {
                 println!("  keys:   added {days} days ago");
             }
@@ -147,4 +164,24 @@ fn describe_source(
         }
         Err(e) => row.error = Some(e.to_string()),
     }
+}
+
+/// The most recent fetch outcome among `hosts`; a failure newer than the last success puts the
+/// binding in error.
+fn record_state(states: &StateStore, hosts: &[String], now: SystemTime, row: &mut Row) {
+    let mut latest_refresh: Option<u64> = None;
+    for host in hosts {
+        let state = states.load(host);
+        if let Some(t) = state.last_refresh_ms {
+            latest_refresh = Some(latest_refresh.map_or(t, |l| l.max(t)));
+        }
+        if state.in_error() {
+            let message = state.last_error.unwrap_or_default();
+            row.last_error = Some(format!("{host}: {message}"));
+            row.error.get_or_insert(message);
+        }
+    }
+    row.last_refresh_secs_ago = latest_refresh
+        .and_then(|t| now.duration_since(at_millis(t)).ok())
+        .map(|d| d.as_secs());
 }
