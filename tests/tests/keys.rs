@@ -59,6 +59,29 @@ impl World {
         self.helper().run(&all, stdin.as_bytes())
     }
 
+    /// `add` of the example registry as key set `acme` with the example keys (secret on stdin).
+    fn add_acme(&self, extra: &[&str]) -> Run {
+        let mut args = vec![
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+        ];
+        args.extend_from_slice(extra);
+        self.add(&args, EXAMPLE_SECRET_ACCESS_KEY)
+    }
+
+    /// Makes the fake reject `keys` (`UnrecognizedClientException`, `InvalidClientTokenId`).
+    fn reject(&self, keys: &[&str]) {
+        self.fake
+            .set_knobs(&KnobsPatch {
+                rejected_keys: Some(keys.iter().map(|k| k.to_string()).collect()),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+
     fn calls_by(&self, key: &str) -> u64 {
         self.fake
             .stats()
@@ -144,22 +167,8 @@ fn add_verifies_keeps_the_secret_in_the_keychain_and_get_uses_it() {
 #[test]
 fn keys_that_do_not_verify_save_nothing() {
     let Some(w) = World::start() else { return };
-    w.fake
-        .set_knobs(&KnobsPatch {
-            rejected_keys: Some(vec![EXAMPLE_ACCESS_KEY_ID.into()]),
-            ..Default::default()
-        })
-        .unwrap();
-    let add = w.add(
-        &[
-            EXAMPLE_REGISTRY,
-            "--name",
-            "acme",
-            "--access-key-id",
-            EXAMPLE_ACCESS_KEY_ID,
-        ],
-        EXAMPLE_SECRET_ACCESS_KEY,
-    );
+    w.reject(&[EXAMPLE_ACCESS_KEY_ID]);
+    let add = w.add_acme(&[]);
     assert_eq!(add.code, 1, "{add:#?}");
     assert!(
         add.stderr.contains("nothing was saved") && add.stderr.contains("rejected"),
@@ -179,17 +188,7 @@ fn keys_that_do_not_verify_save_nothing() {
 #[test]
 fn two_vendors_side_by_side_each_registry_gets_its_own_keys() {
     let Some(w) = World::start() else { return };
-    let acme = w.add(
-        &[
-            EXAMPLE_REGISTRY,
-            "--name",
-            "acme",
-            "--access-key-id",
-            EXAMPLE_ACCESS_KEY_ID,
-            "--no-configure",
-        ],
-        EXAMPLE_SECRET_ACCESS_KEY,
-    );
+    let acme = w.add_acme(&["--no-configure"]);
     assert_eq!(acme.code, 0, "{acme:#?}");
     // Two lines on stdin: key id, then secret; and a pattern for every region of the account.
     let globex = w.add(
@@ -215,24 +214,9 @@ fn two_vendors_side_by_side_each_registry_gets_its_own_keys() {
 #[test]
 fn a_revoked_key_is_reported_with_the_vendors_name() {
     let Some(w) = World::start() else { return };
-    let add = w.add(
-        &[
-            EXAMPLE_REGISTRY,
-            "--name",
-            "acme",
-            "--access-key-id",
-            EXAMPLE_ACCESS_KEY_ID,
-            "--no-configure",
-        ],
-        EXAMPLE_SECRET_ACCESS_KEY,
-    );
+    let add = w.add_acme(&["--no-configure"]);
     assert_eq!(add.code, 0, "{add:#?}");
-    w.fake
-        .set_knobs(&KnobsPatch {
-            rejected_keys: Some(vec![EXAMPLE_ACCESS_KEY_ID.into()]),
-            ..Default::default()
-        })
-        .unwrap();
+    w.reject(&[EXAMPLE_ACCESS_KEY_ID]);
     w.helper()
         .run(&["erase"], EXAMPLE_REGISTRY.as_bytes())
         .assert_ok();
@@ -254,12 +238,7 @@ fn a_revoked_key_is_reported_with_the_vendors_name() {
     );
 
     // Once AWS takes the keys again, the binding recovers.
-    w.fake
-        .set_knobs(&KnobsPatch {
-            rejected_keys: Some(vec![]),
-            ..Default::default()
-        })
-        .unwrap();
+    w.reject(&[]);
     w.helper().run(&["refresh"], b"").assert_ok();
     let healthy = w.helper().run(&["status"], b"");
     assert_eq!(healthy.code, 0, "{healthy:#?}");
@@ -455,17 +434,7 @@ fn without_a_keychain_add_names_the_alternatives_and_file_storage_works() {
 #[test]
 fn a_locked_keychain_still_serves_cached_tokens_and_fails_fast_without_one() {
     let Some(w) = World::start() else { return };
-    let add = w.add(
-        &[
-            EXAMPLE_REGISTRY,
-            "--name",
-            "acme",
-            "--access-key-id",
-            EXAMPLE_ACCESS_KEY_ID,
-            "--no-configure",
-        ],
-        EXAMPLE_SECRET_ACCESS_KEY,
-    );
+    let add = w.add_acme(&["--no-configure"]);
     assert_eq!(add.code, 0, "{add:#?}");
     w.helper().get(EXAMPLE_REGISTRY).assert_ok();
     w.keyring.lock();
@@ -513,16 +482,7 @@ fn assert_no_secret_anywhere(root: &Path, runs: &[&Run], secret: &str) {
 #[test]
 fn doctor_names_the_failing_step_and_its_fix() {
     let Some(w) = World::start() else { return };
-    let add = w.add(
-        &[
-            EXAMPLE_REGISTRY,
-            "--name",
-            "acme",
-            "--access-key-id",
-            EXAMPLE_ACCESS_KEY_ID,
-        ],
-        EXAMPLE_SECRET_ACCESS_KEY,
-    );
+    let add = w.add_acme(&[]);
     assert_eq!(add.code, 0, "{add:#?}");
     let healthy = w.helper().run(&["doctor"], b"");
     assert_eq!(healthy.code, 0, "{healthy:#?}");
@@ -588,24 +548,9 @@ fn doctor_names_the_failing_step_and_its_fix() {
 #[test]
 fn re_adding_a_key_set_rotates_its_keys_only_once_the_new_ones_verify() {
     let Some(w) = World::start() else { return };
-    let first = w.add(
-        &[
-            EXAMPLE_REGISTRY,
-            "--name",
-            "acme",
-            "--access-key-id",
-            EXAMPLE_ACCESS_KEY_ID,
-            "--no-configure",
-        ],
-        EXAMPLE_SECRET_ACCESS_KEY,
-    );
+    let first = w.add_acme(&["--no-configure"]);
     assert_eq!(first.code, 0, "{first:#?}");
-    w.fake
-        .set_knobs(&KnobsPatch {
-            rejected_keys: Some(vec![OTHER_KEY_ID.into()]),
-            ..Default::default()
-        })
-        .unwrap();
+    w.reject(&[OTHER_KEY_ID]);
     let refused = w.add(
         &[
             EXAMPLE_REGISTRY,
@@ -629,12 +574,7 @@ fn re_adding_a_key_set_rotates_its_keys_only_once_the_new_ones_verify() {
         "the old keys still serve"
     );
 
-    w.fake
-        .set_knobs(&KnobsPatch {
-            rejected_keys: Some(vec![]),
-            ..Default::default()
-        })
-        .unwrap();
+    w.reject(&[]);
     let rotated = w.add(
         &[
             EXAMPLE_REGISTRY,

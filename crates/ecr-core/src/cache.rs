@@ -9,7 +9,7 @@
 //!
 //! This module never talks to AWS and never decides freshness (see [`crate::policy`]).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::Deadline;
+use crate::private_fs;
 use crate::secret::Secret;
 use crate::source::TokenScope;
 use crate::token::Token;
@@ -248,16 +249,7 @@ impl TokenCache {
     fn open_lock_file(&self, key: &CacheKey) -> Result<File, CacheError> {
         self.ensure_registry_dir(key)?;
         let path = self.lock_path(key);
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        options
-            .open(&path)
-            .map_err(|source| CacheError::Lock { path, source })
+        private_fs::open_lock_file(&path).map_err(|source| CacheError::Lock { path, source })
     }
 
     fn ensure_registry_dir(&self, key: &CacheKey) -> Result<PathBuf, CacheError> {
@@ -284,19 +276,9 @@ fn has_token_file(dir: &Path) -> bool {
     })
 }
 
-/// Creates `dir` (and missing parents) with mode 0700 on Unix; leaves an existing one alone.
+/// Creates `dir` 0700 (see [`crate::private_fs`]), naming it in the error.
 fn create_private_dir(dir: &Path) -> Result<(), CacheError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|source| CacheError::CreateDir {
+    private_fs::create_private_dir(dir).map_err(|source| CacheError::CreateDir {
         path: dir.to_path_buf(),
         source,
     })

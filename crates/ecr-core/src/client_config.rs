@@ -586,22 +586,10 @@ fn render(root: &Map<String, Value>) -> std::io::Result<Vec<u8>> {
 
 /// Creates `dir` (and missing parents) with mode 0700 on Unix; leaves an existing one alone.
 fn create_private_dir(dir: &Path) -> Result<(), ClientConfigError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|source| ClientConfigError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })
+    crate::private_fs::create_private_dir(dir).map_err(|source| ClientConfigError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

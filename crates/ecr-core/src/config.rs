@@ -7,13 +7,14 @@
 //! Secrets never come here: they live in a [`crate::keychain::SecretStore`].
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::{Binding, BoundSource, binding_for};
+use crate::private_fs::{create_private_dir, open_lock_file};
 use crate::registry::Registry;
 
 /// Where a key set's secret is kept.
@@ -151,7 +152,7 @@ impl ConfigFile {
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir).map_err(write_err)?;
-        let lock = open_lock(&self.path.with_extension("json.lock")).map_err(write_err)?;
+        let lock = open_lock_file(&self.path.with_extension("json.lock")).map_err(write_err)?;
         lock.lock().map_err(write_err)?;
         let mut config = self.load()?;
         let outcome = change(&mut config);
@@ -169,31 +170,6 @@ impl ConfigFile {
         drop(lock);
         Ok(outcome)
     }
-}
-
-fn open_lock(path: &Path) -> std::io::Result<fs::File> {
-    let mut options = OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
 }
 
 #[cfg(test)]

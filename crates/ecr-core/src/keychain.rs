@@ -74,6 +74,7 @@ use std::time::{Duration, Instant};
 
 use keyring_core::{CredentialStore, Entry};
 
+use crate::private_fs::create_private_dir;
 use crate::secret::Secret;
 
 /// The keychain library, for [`OsKeychain::with_store`] in tests (`keyring_core::mock::Store`)
@@ -582,21 +583,6 @@ impl SecretStore for FileSecretStore {
         };
         format!("{shown} (plaintext file)")
     }
-}
-
-/// Creates `dir` (and missing parents) with mode 0700 on Unix; leaves an existing one alone.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod keychain;
 pub mod onboarding;
 pub mod paths;
 pub mod policy;
+pub mod private_fs;
 pub mod registry;
 pub mod secret;
 pub mod service;

@@ -81,14 +81,7 @@ impl StateStore {
     }
 
     fn try_save(&self, host: &str, state: &RegistryState) -> std::io::Result<()> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(&self.dir)?;
+        crate::private_fs::create_private_dir(&self.dir)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".state-")
             .tempfile_in(&self.dir)?;
