@@ -10,10 +10,12 @@ use crate::protocol::Failure;
 
 /// Docker credential helper for Amazon ECR: private ECR images pull like public ones.
 ///
-/// Route a registry to it in ~/.docker/config.json:
+/// Start with `docker-credential-ecr add REGISTRY`: it checks a vendor's keys, keeps the secret
+/// in the OS keychain and routes the registry to this helper in ~/.docker/config.json:
 ///   {"credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr"}}
-/// then `docker pull` works with no `docker login`. Tokens are fetched with the standard AWS
-/// credential chain and cached until shortly before they expire.
+/// Then `docker pull` works with no `docker login`. Registries without keys of their own use
+/// the standard AWS credential chain. Tokens are cached until shortly before they expire.
+/// `status` shows what is bound, `doctor` what is wrong.
 #[derive(Debug, Parser)]
 #[command(
     name = "docker-credential-ecr",
