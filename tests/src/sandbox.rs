@@ -259,3 +259,24 @@ impl Helper {
         self.run(&["get"], server.as_bytes())
     }
 }
+
+/// Panics when any regular file under `root` holds `secret` in plain text (the product's
+/// config, cache, logs and state, docker's files; a keyring's encrypted file passes).
+pub fn assert_no_file_holds(root: &Path, secret: &str) {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+                assert!(!found, "{} holds the secret", path.display());
+            }
+        }
+    }
+}

@@ -462,6 +462,11 @@ impl Dockerd {
         );
     }
 
+    /// Everything the daemon writes: its data root, exec root, config and log.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// `unix://...` for `DOCKER_HOST`.
     pub fn docker_host(&self) -> String {
         format!("unix://{}", self.root.join("docker.sock").display())

@@ -184,6 +184,15 @@ fn onboarded_with_add_then_pulled(world: &World) {
         world.api_calls() > before,
         "the pull fetched a token with the added keys"
     );
+    for output in [&added, &pulled] {
+        let text = format!("{output:?}");
+        assert!(
+            !text.contains(EXAMPLE_SECRET_ACCESS_KEY),
+            "output leaks the secret"
+        );
+    }
+    ecr_e2e::sandbox::assert_no_file_holds(sandbox.root(), EXAMPLE_SECRET_ACCESS_KEY);
+    ecr_e2e::sandbox::assert_no_file_holds(world.dockerd.root(), EXAMPLE_SECRET_ACCESS_KEY);
 }
 
 fn run_with_stdin(mut command: Command, input: &str) -> Output {

@@ -11,6 +11,7 @@ use ecr_e2e::fake_handle::FakeEcr;
 use ecr_e2e::keychain::{SecretService, skip_unless_installed};
 use ecr_e2e::sandbox::{
     EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Helper, Run, Sandbox,
+    assert_no_file_holds,
 };
 
 /// AWS's second public example key pair: a second vendor.
@@ -452,8 +453,7 @@ fn a_locked_keychain_still_serves_cached_tokens_and_fails_fast_without_one() {
     assert!(get.elapsed < Duration::from_secs(3), "{:?}", get.elapsed);
 }
 
-/// No file under `root` (config, cache, logs, docker config, the keyring's own encrypted file)
-/// and no captured output holds `secret` in plain text.
+/// No captured output and no file under `root` holds `secret` in plain text.
 fn assert_no_secret_anywhere(root: &Path, runs: &[&Run], secret: &str) {
     for run in runs {
         assert!(
@@ -461,22 +461,7 @@ fn assert_no_secret_anywhere(root: &Path, runs: &[&Run], secret: &str) {
             "{run:#?}"
         );
     }
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file() {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
-                assert!(!found, "{} holds the secret", path.display());
-            }
-        }
-    }
+    assert_no_file_holds(root, secret);
 }
 
 #[test]
