@@ -582,3 +582,44 @@ fn re_adding_a_key_set_rotates_its_keys_only_once_the_new_ones_verify() {
     assert_eq!(w.calls_by(OTHER_KEY_ID), 1, "the new keys serve at once");
     assert_eq!(w.calls_by(EXAMPLE_ACCESS_KEY_ID), 0);
 }
+
+#[test]
+fn a_registry_bound_to_a_profile_uses_it_whatever_the_environment_holds() {
+    let Some(w) = World::start() else { return };
+    std::fs::write(
+        w.sandbox.aws_credentials_file(),
+        format!(
+            "[vendor]\naws_access_key_id = {OTHER_KEY_ID}\naws_secret_access_key = {OTHER_SECRET}\n"
+        ),
+    )
+    .unwrap();
+    let add = w.add(
+        &[EXAMPLE_REGISTRY, "--profile", "vendor", "--no-configure"],
+        "",
+    );
+    assert_eq!(add.code, 0, "{add:#?}");
+    assert!(add.stdout.contains("AWS profile vendor"), "{}", add.stdout);
+    w.fake.reset().unwrap();
+    w.helper()
+        .env("AWS_ACCESS_KEY_ID", EXAMPLE_ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", EXAMPLE_SECRET_ACCESS_KEY)
+        .get(EXAMPLE_REGISTRY)
+        .assert_ok();
+    assert_eq!(w.calls_by(OTHER_KEY_ID), 1, "the bound profile's key");
+    assert_eq!(w.calls_by(EXAMPLE_ACCESS_KEY_ID), 0);
+    let missing = w.add(
+        &[
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            "--profile",
+            "nobody",
+            "--no-configure",
+        ],
+        "",
+    );
+    assert_eq!(missing.code, 1, "{missing:#?}");
+    assert!(
+        missing.stderr.contains("nothing was saved"),
+        "{}",
+        missing.stderr
+    );
+}
