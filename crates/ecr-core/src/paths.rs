@@ -6,10 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-use directories::ProjectDirs;
+use directories::{BaseDirs, ProjectDirs};
 
 /// The application's name in every directory it owns.
 pub const APP_NAME: &str = "docker-credential-ecr";
+
+/// The current user's home directory (where docker, podman and helm keep their configs).
+pub fn home_dir() -> Option<PathBuf> {
+    BaseDirs::new().map(|dirs| dirs.home_dir().to_path_buf())
+}
 
 /// The directories of one user.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -100,7 +100,7 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let env = |name: &str| std::env::var(name).ok();
-    let home = home_dir()?;
+    let home = super::home_dir()?;
     let docker = ClientConfig::docker(&env, &home);
     let report = docker
         .route(&[registry.to_string()], "ecr")
@@ -224,12 +224,4 @@ fn prompt_line(prompt: &str) -> anyhow::Result<String> {
         .read_line(&mut line)
         .context("cannot read from the terminal")?;
     Ok(line.trim().to_string())
-}
-
-/// The user's home directory (for the docker config's default location).
-pub fn home_dir() -> anyhow::Result<std::path::PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(std::path::PathBuf::from)
-        .context("HOME is not set")
 }

@@ -5,9 +5,7 @@
 //! so a bad host or an unreadable file changes nothing. The editing itself is
 //! [`ecr_core::client_config`]'s; this module only picks the files and reports.
 
-use std::path::PathBuf;
-
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use ecr_core::client_config::{self, ClientConfig, RouteReport};
 
@@ -47,7 +45,7 @@ pub fn run(args: &ConfigureDockerArgs) -> anyhow::Result<()> {
 /// The files to edit: docker's always, then the ones asked for.
 fn client_configs(args: &ConfigureDockerArgs) -> anyhow::Result<Vec<ClientConfig>> {
     let env = |name: &str| std::env::var(name).ok();
-    let home = home_dir()?;
+    let home = super::home_dir()?;
     let mut configs = vec![ClientConfig::docker(&env, &home)];
     if args.podman {
         configs.push(ClientConfig::containers(&env, &home));
@@ -84,11 +82,4 @@ fn print_report(config: &ClientConfig, report: &RouteReport) {
     for warning in &report.warnings {
         eprintln!("warning: {path}: {warning}");
     }
-}
-
-fn home_dir() -> anyhow::Result<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|home| !home.is_empty())
-        .map(PathBuf::from)
-        .context("cannot find the home directory (is HOME set?)")
 }

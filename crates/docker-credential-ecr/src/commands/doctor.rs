@@ -136,7 +136,7 @@ fn routing(hosts: &[String]) -> Vec<Check> {
         return Vec::new();
     }
     let env = |name: &str| std::env::var(name).ok();
-    let Ok(home) = super::add::home_dir() else {
+    let Ok(home) = super::home_dir() else {
         return vec![Check::fail("HOME is not set", "set HOME")];
     };
     let docker = ClientConfig::docker(&env, &home);

@@ -27,6 +27,12 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// The user's home directory, or an error saying why there is none.
+pub fn home_dir() -> anyhow::Result<std::path::PathBuf> {
+    ecr_core::paths::home_dir()
+        .ok_or_else(|| anyhow::anyhow!("cannot find the home directory (is HOME set?)"))
+}
+
 /// Writes completions for `shell` to stdout.
 pub fn completions(shell: clap_complete::Shell) {
     let mut command = crate::cli::Cli::command();

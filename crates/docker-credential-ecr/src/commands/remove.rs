@@ -37,7 +37,7 @@ pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
     }
     if !hosts.is_empty() {
         let env = |name: &str| std::env::var(name).ok();
-        let docker = ClientConfig::docker(&env, &super::add::home_dir()?);
+        let docker = ClientConfig::docker(&env, &super::home_dir()?);
         let unrouted = docker.unroute(&hosts, "ecr")?;
         for host in unrouted {
             println!("unrouted {host} in {}", docker.path().display());
