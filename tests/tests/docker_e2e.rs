@@ -160,17 +160,25 @@ fn onboarded_with_add_then_pulled(world: &World) {
     env.extend(keyring.env());
     env.push(("AWS_ENDPOINT_URL_ECR".into(), world.fake.url()));
 
-    let mut add = Command::new(ecr_e2e::sandbox::helper_bin());
-    add.env_clear().envs(env.clone()).args([
-        "add",
-        EXAMPLE_REGISTRY,
-        "--name",
-        "vendor",
-        "--access-key-id",
-        EXAMPLE_ACCESS_KEY_ID,
-    ]);
-    let added = run_with_stdin(add, EXAMPLE_SECRET_ACCESS_KEY);
-    world.assert_success("docker-credential-ecr add", &added, &sandbox);
+    let added = sandbox
+        .helper()
+        .envs(keyring.env())
+        .env("AWS_ENDPOINT_URL_ECR", world.fake.url())
+        .run(
+            &[
+                "add",
+                EXAMPLE_REGISTRY,
+                "--name",
+                "vendor",
+                "--access-key-id",
+                EXAMPLE_ACCESS_KEY_ID,
+            ],
+            EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
+        );
+    assert_eq!(
+        added.code, 0,
+        "docker-credential-ecr add failed: {added:#?}"
+    );
 
     world.remove_local_image();
     let before = world.api_calls();
@@ -184,8 +192,7 @@ fn onboarded_with_add_then_pulled(world: &World) {
         world.api_calls() > before,
         "the pull fetched a token with the added keys"
     );
-    for output in [&added, &pulled] {
-        let text = format!("{output:?}");
+    for text in [format!("{added:?}"), format!("{pulled:?}")] {
         assert!(
             !text.contains(EXAMPLE_SECRET_ACCESS_KEY),
             "output leaks the secret"
@@ -193,23 +200,6 @@ fn onboarded_with_add_then_pulled(world: &World) {
     }
     ecr_e2e::sandbox::assert_no_file_holds(sandbox.root(), EXAMPLE_SECRET_ACCESS_KEY);
     ecr_e2e::sandbox::assert_no_file_holds(world.dockerd.root(), EXAMPLE_SECRET_ACCESS_KEY);
-}
-
-fn run_with_stdin(mut command: Command, input: &str) -> Output {
-    use std::io::Write;
-    let mut child = command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
 }
 
 /// `docker push`, then two `docker pull`s from an empty local store: the push fetches one token,

@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 
+use ecr_core::fetch::one_line;
 use serde::{Deserialize, Serialize};
 
 /// The exact line docker treats as "this helper has nothing for that registry".
@@ -177,10 +178,6 @@ pub fn write_json(value: &impl Serialize) -> Result<(), Failure> {
     writeln!(out)
         .and_then(|()| out.flush())
         .map_err(|e| Failure::error(format!("cannot write the answer: {e}")))
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

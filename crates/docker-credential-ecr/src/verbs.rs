@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ecr_core::aws::SdkTokenSource;
 use ecr_core::bindings::RegistryMatch;
-use ecr_core::config::{ProductConfig, SecretLocation};
+use ecr_core::config::SecretLocation;
 use ecr_core::key_store::{GET_KEYCHAIN_TIMEOUT, KeySetSecrets};
 use ecr_core::onboarding::{self, NewKeySet, NewSource};
 use ecr_core::{
@@ -25,35 +25,22 @@ pub fn version_line() -> String {
     format!("docker-credential-ecr {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The service every verb uses, and the config it was built from.
-pub fn service_and_config(
-    paths: &Paths,
-) -> Result<
-    (
-        CredentialService<SdkTokenSource, SystemClock>,
-        ProductConfig,
-    ),
-    Failure,
-> {
+/// The service every verb and command uses: the product config's bindings, the refresh
+/// margin, the key sets' secrets, and the runtime state.
+pub fn service(paths: &Paths) -> Result<CredentialService<SdkTokenSource, SystemClock>, Failure> {
     let file = ConfigFile::new(paths.config_file());
     let config = file.load().map_err(|e| Failure::error(e.to_string()))?;
-    let env_margin = std::env::var(ecr_core::settings::REFRESH_MARGIN_ENV).ok();
-    let settings = Settings::from_config(&config, file.path(), env_margin.as_deref())
+    let settings = Settings::from_config_and_env(&config, file.path())
         .map_err(|e| Failure::error(e.to_string()))?;
     let secrets = KeySetSecrets::new(paths, GET_KEYCHAIN_TIMEOUT);
-    let service = CredentialService::new(
+    Ok(CredentialService::new(
         TokenCache::new(paths.token_cache_dir()),
         RefreshPolicy::new(settings.refresh_margin),
         SdkTokenSource::new(Box::new(secrets)),
         SystemClock,
     )
-    .with_config(config.clone())
-    .with_state(ecr_core::state::StateStore::new(paths.registry_state_dir()));
-    Ok((service, config))
-}
-
-fn service(paths: &Paths) -> Result<CredentialService<SdkTokenSource, SystemClock>, Failure> {
-    service_and_config(paths).map(|(service, _)| service)
+    .with_config(config)
+    .with_state(ecr_core::state::StateStore::new(paths.registry_state_dir())))
 }
 
 pub fn get(paths: &Paths) -> Result<(), Failure> {
@@ -143,8 +130,9 @@ pub fn erase(paths: &Paths) -> Result<(), Failure> {
 
 /// Bound registry hosts and registries with cached tokens, offline.
 pub fn list(paths: &Paths) -> Result<(), Failure> {
-    let (service, config) = service_and_config(paths)?;
-    let registries: std::collections::BTreeMap<String, &str> = config
+    let service = service(paths)?;
+    let registries: std::collections::BTreeMap<String, &str> = service
+        .config()
         .bindings
         .iter()
         .filter(|b| !b.registry.is_pattern())

@@ -10,7 +10,6 @@
 //! This module never talks to AWS and never decides freshness (see [`crate::policy`]).
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -135,7 +134,7 @@ impl TokenCache {
 
     /// Writes `token` for `key` atomically (temp file + rename), 0600.
     pub fn store(&self, key: &CacheKey, token: &Token) -> Result<(), CacheError> {
-        let dir = self.ensure_registry_dir(key)?;
+        self.ensure_registry_dir(key)?;
         let record = Record {
             format: RECORD_FORMAT.to_string(),
             key: key.key.clone(),
@@ -149,14 +148,7 @@ impl TokenCache {
             source,
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| write_err(e.into()))?;
-        // NamedTempFile is created 0600 on Unix.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&dir)
-            .map_err(write_err)?;
-        tmp.write_all(&bytes).map_err(write_err)?;
-        tmp.as_file().sync_data().map_err(write_err)?;
-        tmp.persist(&path).map_err(|e| write_err(e.error))?;
+        private_fs::write_atomically(&path, &bytes).map_err(write_err)?;
         Ok(())
     }
 

@@ -27,7 +27,6 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -43,6 +42,10 @@ const CREDS_STORE: &str = "credsStore";
 const AUTHS: &str = "auths";
 /// Symbolic links followed before giving up (as Linux's `ELOOP`).
 const MAX_SYMLINKS: usize = 40;
+
+/// The name clients know this helper by: a `credHelpers` value `ecr` runs
+/// `docker-credential-ecr`.
+pub const HELPER: &str = "ecr";
 
 /// The clients whose config files name credential helpers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -415,7 +418,7 @@ impl ClientConfig {
             path: target.clone(),
             source,
         })?;
-        write_atomically(&dir, &target, &bytes, mode).map_err(|source| {
+        crate::private_fs::write_atomically_in(&dir, &target, &bytes, mode).map_err(|source| {
             ClientConfigError::Write {
                 path: target.clone(),
                 source,
@@ -439,7 +442,7 @@ impl ClientConfig {
             _ => PathBuf::from("."),
         };
         // The backup is replaced, never written through: it is ours, not a dotfile's link.
-        write_atomically(&dir, &backup, &bytes, mode).map_err(error)?;
+        crate::private_fs::write_atomically_in(&dir, &backup, &bytes, mode).map_err(error)?;
         Ok(backup)
     }
 }
@@ -548,29 +551,6 @@ fn existing_mode(path: &Path) -> Option<u32> {
         let _ = path;
         None
     }
-}
-
-/// Writes `bytes` to a temp file in `dir` (0600, or `mode`) and renames it over `path`.
-fn write_atomically(
-    dir: &Path,
-    path: &Path,
-    bytes: &[u8],
-    mode: Option<u32>,
-) -> std::io::Result<()> {
-    // NamedTempFile is created 0600 on Unix.
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    #[cfg(unix)]
-    if let Some(mode) = mode {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(mode))?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// Docker's layout: tab-indented, as `docker login` and `podman login` write it, ending with a

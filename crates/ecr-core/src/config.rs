@@ -8,13 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::{Binding, BoundSource, binding_for};
-use crate::private_fs::{create_private_dir, open_lock_file};
+use crate::private_fs::{create_private_dir, open_lock_file, write_atomically};
 use crate::registry::Registry;
 
 /// Where a key set's secret is kept.
@@ -159,13 +158,7 @@ impl ConfigFile {
         if outcome.is_ok() {
             let mut bytes = serde_json::to_vec_pretty(&config).map_err(|e| write_err(e.into()))?;
             bytes.push(b'\n');
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".config-")
-                .tempfile_in(dir)
-                .map_err(write_err)?;
-            tmp.write_all(&bytes).map_err(write_err)?;
-            tmp.as_file().sync_all().map_err(write_err)?;
-            tmp.persist(&self.path).map_err(|e| write_err(e.error))?;
+            write_atomically(&self.path, &bytes).map_err(write_err)?;
         }
         drop(lock);
         Ok(outcome)

@@ -166,8 +166,8 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Folds whitespace so that a detail never breaks the one-line answer.
-fn one_line(text: &str) -> String {
+/// Folds whitespace (newlines included) so that a message fits the protocol's one-line answer.
+pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

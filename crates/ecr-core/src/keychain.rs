@@ -66,7 +66,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -478,20 +478,11 @@ impl FileSecretStore {
 
     /// Replaces the file with `entries`, atomically, 0600.
     fn write(&self, entries: &BTreeMap<String, Secret>) -> Result<(), KeychainError> {
-        let dir = self.dir();
-        let bytes =
+        let mut bytes =
             serde_json::to_vec_pretty(entries).map_err(|e| self.error("cannot write", e))?;
-        // NamedTempFile is created 0600 on Unix.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".keys-")
-            .tempfile_in(&dir)
+        bytes.push(b'\n');
+        crate::private_fs::write_atomically(&self.path, &bytes)
             .map_err(|e| self.error("cannot write", e))?;
-        tmp.write_all(&bytes)
-            .and_then(|()| tmp.write_all(b"\n"))
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| self.error("cannot write", e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| self.error("cannot write", e.error))?;
         Ok(())
     }
 

@@ -105,6 +105,16 @@ pub fn mask_key_id(key_id: &str) -> String {
     format!("{head}…{tail}")
 }
 
+/// The key-set name used when none is given: the registry's account id.
+pub fn default_key_set_name(registry: &RegistryMatch) -> String {
+    registry
+        .as_str()
+        .split('.')
+        .next()
+        .unwrap_or("keys")
+        .to_string()
+}
+
 fn check_name(name: &str) -> Result<(), AddError> {
     let valid = !name.is_empty()
         && name.len() <= 64
@@ -212,26 +222,26 @@ pub fn verify_source(
             reason: "no region of its partition gives a valid registry host".into(),
         })?;
     let env = |name: &str| std::env::var(name).ok();
-    let mut scope = TokenScope::from(sample.clone(), &env);
-    let secrets: Box<dyn SecretKeys> = match source {
-        NewSource::KeySet(keys) => {
-            scope.source = CredentialSource::KeySet {
+    let (credential_source, secrets): (CredentialSource, Box<dyn SecretKeys>) = match source {
+        NewSource::KeySet(keys) => (
+            CredentialSource::KeySet {
                 name: keys.name.clone(),
                 access_key_id: keys.access_key_id.trim().to_string(),
                 secret_location: keys.location,
                 role: keys.role.clone(),
-            };
-            if keys.role.is_some() {
-                scope.sts_endpoint = crate::source::sts_endpoint_override(&env);
-            }
-            Box::new(InMemorySecret(keys.secret.clone()))
-        }
-        NewSource::Profile(name) => {
-            scope.source = CredentialSource::Profile(name.clone());
-            Box::new(crate::aws::NoSecretKeys)
-        }
-        NewSource::DefaultChain => Box::new(crate::aws::NoSecretKeys),
+            },
+            Box::new(InMemorySecret(keys.secret.clone())),
+        ),
+        NewSource::Profile(name) => (
+            CredentialSource::Profile(name.clone()),
+            Box::new(crate::aws::NoSecretKeys),
+        ),
+        NewSource::DefaultChain => (
+            CredentialSource::default_chain_from(&env),
+            Box::new(crate::aws::NoSecretKeys),
+        ),
     };
+    let scope = TokenScope::for_source(sample.clone(), credential_source, &env);
     fetch_once(&sample, &scope, SdkTokenSource::new(secrets))
 }
 

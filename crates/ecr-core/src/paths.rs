@@ -39,15 +39,6 @@ impl Paths {
         })
     }
 
-    /// Paths under one root, for tests.
-    pub fn under(root: &Path) -> Paths {
-        Paths {
-            cache: root.join("cache"),
-            state: root.join("state"),
-            config: root.join("config"),
-        }
-    }
-
     /// The token cache's directory (0700).
     pub fn token_cache_dir(&self) -> PathBuf {
         self.cache.join("tokens")

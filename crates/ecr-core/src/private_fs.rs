@@ -1,8 +1,10 @@
-//! Files only the user may read: directories created 0700, lock files 0600. Shared by every
-//! module that keeps something on disk (cache, config, key file, client configs, state).
+//! Files only the user may read: directories created 0700, lock files 0600, and whole-file
+//! replacement (temp file in the same directory, then rename) so that a reader sees the old
+//! contents or the new, never half of either. Shared by every module that keeps something on
+//! disk (cache, config, key file, client configs, state).
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 /// Creates `dir` (and missing parents) with mode 0700 on Unix; leaves an existing one alone.
@@ -30,6 +32,39 @@ pub fn open_lock_file(path: &Path) -> io::Result<File> {
         options.mode(0o600);
     }
     options.open(path)
+}
+
+/// Replaces `path` with `bytes` atomically: a temp file in `dir` (created 0600, or `mode`),
+/// synced, then renamed over `path`. `dir` must be on the same filesystem as `path`.
+pub fn write_atomically_in(
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> io::Result<()> {
+    // NamedTempFile is created 0600 on Unix.
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// [`write_atomically_in`] the directory of `path`, 0600.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    write_atomically_in(dir, path, bytes, None)
 }
 
 #[cfg(all(test, unix))]

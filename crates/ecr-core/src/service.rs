@@ -154,6 +154,11 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         self
     }
 
+    /// The product config this service resolves bindings with.
+    pub fn config(&self) -> &ProductConfig {
+        &self.config
+    }
+
     /// The scope a `get` of `registry` would use now.
     pub fn scope(&self, registry: Registry) -> Result<TokenScope, UnknownKeySet> {
         TokenScope::resolve(registry, &self.config, &*self.env)

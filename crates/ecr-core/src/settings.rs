@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{ConfigError, ConfigFile, ProductConfig};
+use crate::config::{ConfigError, ProductConfig};
 
 /// Environment variable overriding the refresh margin (`30m`, `1h`, `900s` or plain seconds).
 pub const REFRESH_MARGIN_ENV: &str = "DOCKER_CREDENTIAL_ECR_REFRESH_MARGIN";
@@ -44,11 +44,13 @@ pub enum SettingsError {
 }
 
 impl Settings {
-    /// Reads the config file (absent is fine) and applies the environment on top.
-    pub fn load(config_file: &ConfigFile) -> Result<Settings, SettingsError> {
-        let config = config_file.load()?;
+    /// The settings of `config` (read from `origin`) with the process environment on top.
+    pub fn from_config_and_env(
+        config: &ProductConfig,
+        origin: &Path,
+    ) -> Result<Settings, SettingsError> {
         let env_margin = std::env::var(REFRESH_MARGIN_ENV).ok();
-        Self::from_config(&config, config_file.path(), env_margin.as_deref())
+        Self::from_config(config, origin, env_margin.as_deref())
     }
 
     /// The settings of `config` (read from `origin`) with the environment's margin on top.
@@ -88,6 +90,7 @@ fn parse_duration(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfigFile;
 
     fn config(dir: &tempfile::TempDir, body: &str) -> ConfigFile {
         let path = dir.path().join("config.json");

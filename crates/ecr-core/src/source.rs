@@ -41,11 +41,6 @@ pub enum CredentialSource {
 }
 
 impl CredentialSource {
-    /// The default chain as the process environment selects it.
-    pub fn default_chain_from_env() -> CredentialSource {
-        Self::default_chain_from(&|name| std::env::var(name).ok())
-    }
-
     /// The default chain as `env` selects it.
     pub fn default_chain_from(env: &dyn Fn(&str) -> Option<String>) -> CredentialSource {
         let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
@@ -131,19 +126,29 @@ pub struct UnknownKeySet {
 }
 
 impl TokenScope {
-    /// The scope of a `get` for `registry` in the process environment.
-    pub fn from_env(registry: Registry) -> TokenScope {
-        Self::from(registry, &|name| std::env::var(name).ok())
-    }
-
     /// The scope of a `get` for `registry` as `env` describes it, with no bindings.
     pub fn from(registry: Registry, env: &dyn Fn(&str) -> Option<String>) -> TokenScope {
-        let endpoint = endpoint_override(&registry, env);
+        Self::for_source(registry, CredentialSource::default_chain_from(env), env)
+    }
+
+    /// The scope of fetching `registry`'s token with `source`: the endpoints come from `env`
+    /// (STS's only when the source assumes a role).
+    pub fn for_source(
+        registry: Registry,
+        source: CredentialSource,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> TokenScope {
+        let sts_endpoint = match &source {
+            CredentialSource::KeySet { role: Some(_), .. } => {
+                configured_endpoint(env, "AWS_ENDPOINT_URL_STS")
+            }
+            _ => None,
+        };
         TokenScope {
+            endpoint: endpoint_override(&registry, env),
             registry,
-            endpoint,
-            sts_endpoint: None,
-            source: CredentialSource::default_chain_from(env),
+            sts_endpoint,
+            source,
         }
     }
 
@@ -175,16 +180,7 @@ impl TokenScope {
                 }
             }
         };
-        let sts_endpoint = match &source {
-            CredentialSource::KeySet { role: Some(_), .. } => sts_endpoint_override(env),
-            _ => None,
-        };
-        Ok(TokenScope {
-            endpoint: endpoint_override(&registry, env),
-            registry,
-            sts_endpoint,
-            source,
-        })
+        Ok(Self::for_source(registry, source, env))
     }
 
     /// The scope of a token handed in by `docker login` for `registry`.
@@ -215,30 +211,22 @@ pub fn endpoint_override(
     registry: &Registry,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<String> {
-    let ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    if ignore {
-        return None;
-    }
     let service_var = if registry.is_public() {
         "AWS_ENDPOINT_URL_ECR_PUBLIC"
     } else {
         "AWS_ENDPOINT_URL_ECR"
     };
-    [service_var, "AWS_ENDPOINT_URL"]
-        .iter()
-        .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
-        .map(|v| v.trim().to_string())
+    configured_endpoint(env, service_var)
 }
 
-/// The STS endpoint URL override (`AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`).
-pub fn sts_endpoint_override(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+/// `service_var`, then `AWS_ENDPOINT_URL`, unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true.
+fn configured_endpoint(env: &dyn Fn(&str) -> Option<String>, service_var: &str) -> Option<String> {
     if env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     {
         return None;
     }
-    ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
+    [service_var, "AWS_ENDPOINT_URL"]
         .iter()
         .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
         .map(|v| v.trim().to_string())

@@ -6,7 +6,6 @@
 //! best-effort and atomic: losing a state update never fails a `get`.
 
 use std::fs;
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -82,11 +81,7 @@ impl StateStore {
 
     fn try_save(&self, host: &str, state: &RegistryState) -> std::io::Result<()> {
         crate::private_fs::create_private_dir(&self.dir)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".state-")
-            .tempfile_in(&self.dir)?;
-        tmp.write_all(&serde_json::to_vec(state)?)?;
-        tmp.persist(self.path(host)).map_err(|e| e.error)?;
+        crate::private_fs::write_atomically(&self.path(host), &serde_json::to_vec(state)?)?;
         Ok(())
     }
 }

@@ -6,7 +6,6 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use ecr_core::bindings::RegistryMatch;
-use ecr_core::client_config::ClientConfig;
 use ecr_core::config::{RoleConfig, SecretLocation};
 use ecr_core::key_store::KeySetSecrets;
 use ecr_core::onboarding::{self, NewKeySet, NewSource, mask_key_id};
@@ -99,32 +98,13 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let env = |name: &str| std::env::var(name).ok();
-    let home = super::home_dir()?;
-    let docker = ClientConfig::docker(&env, &home);
-    let report = docker
-        .route(&[registry.to_string()], "ecr")
-        .with_context(|| {
-            format!(
-                "the binding is saved, but {} was not changed",
-                docker.path().display()
-            )
-        })?;
-    if report.added.is_empty() {
-        println!(
-            "{registry} was already routed to this helper in {}",
-            docker.path().display()
-        );
-    } else {
-        println!(
-            "routed {registry} to this helper in {}",
-            docker.path().display()
-        );
-    }
-    for warning in report.warnings {
-        eprintln!("warning: {warning}");
-    }
-    Ok(())
+    let routing = super::configure_docker::ConfigureDockerArgs {
+        hosts: vec![registry.to_string()],
+        podman: false,
+        helm: false,
+    };
+    super::configure_docker::run(&routing)
+        .context("the binding is saved, but docker's config was not changed")
 }
 
 fn describe(source: &NewSource) -> String {
@@ -184,13 +164,10 @@ fn read_keys(args: &AddArgs, registry: &RegistryMatch) -> anyhow::Result<NewKeyS
     if secret.trim().is_empty() {
         bail!("the secret access key is empty");
     }
-    let account = registry
-        .as_str()
-        .split('.')
-        .next()
-        .unwrap_or("keys")
-        .to_string();
-    let name = args.name.clone().unwrap_or(account);
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| onboarding::default_key_set_name(registry));
     let role = args.role_arn.as_ref().map(|arn| RoleConfig {
         arn: arn.clone(),
         external_id: args.external_id.clone(),

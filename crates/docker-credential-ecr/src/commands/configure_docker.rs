@@ -7,10 +7,7 @@
 
 use anyhow::bail;
 use clap::Args;
-use ecr_core::client_config::{self, ClientConfig, RouteReport};
-
-/// The name clients know this helper by: `credHelpers` values name `docker-credential-<name>`.
-const HELPER: &str = "ecr";
+use ecr_core::client_config::{self, ClientConfig, HELPER, RouteReport};
 
 #[derive(Debug, Args)]
 pub struct ConfigureDockerArgs {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Args;
 use ecr_core::aws::SdkTokenSource;
 use ecr_core::bindings::BoundSource;
-use ecr_core::client_config::ClientConfig;
+use ecr_core::client_config::{self, ClientConfig};
 use ecr_core::fetch::{FetchErrorKind, TokenSource};
 use ecr_core::key_store::{GET_KEYCHAIN_TIMEOUT, KeySetSecrets};
 use ecr_core::service::CLOCK_SKEW_TOLERANCE;
@@ -47,12 +47,13 @@ impl Check {
 
 pub fn run(paths: &Paths, _args: &DoctorArgs) -> ExitCode {
     let mut checks = vec![helper_on_path()];
-    match crate::verbs::service_and_config(paths) {
+    match crate::verbs::service(paths) {
         Err(failure) => checks.push(Check::fail(
             format!("configuration: {}", failure.stdout_line()),
             "fix or remove the file it names",
         )),
-        Ok((service, config)) => {
+        Ok(service) => {
+            let config = service.config();
             let hosts: Vec<String> = config
                 .bindings
                 .iter()
@@ -140,7 +141,7 @@ fn routing(hosts: &[String]) -> Vec<Check> {
         return vec![Check::fail("HOME is not set", "set HOME")];
     };
     let docker = ClientConfig::docker(&env, &home);
-    let routed = match docker.routed(hosts, "ecr") {
+    let routed = match docker.routed(hosts, client_config::HELPER) {
         Ok(routed) => routed,
         Err(e) => {
             return vec![Check::fail(

@@ -12,6 +12,7 @@ pub mod remove;
 pub mod status;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::CommandFactory;
 
@@ -31,6 +32,16 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
 pub fn home_dir() -> anyhow::Result<std::path::PathBuf> {
     ecr_core::paths::home_dir()
         .ok_or_else(|| anyhow::anyhow!("cannot find the home directory (is HOME set?)"))
+}
+
+/// "7 h 12 min", "42 min", "35 s".
+pub fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
 }
 
 /// Writes completions for `shell` to stdout.

@@ -6,6 +6,8 @@ use anyhow::bail;
 use clap::Args;
 use ecr_core::{Deadline, Paths};
 
+use super::humanize;
+
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// Registries to refresh (default: every bound registry host and every cached one).
@@ -13,11 +15,12 @@ pub struct RefreshArgs {
 }
 
 pub fn run(paths: &Paths, args: &RefreshArgs) -> anyhow::Result<()> {
-    let (service, config) = crate::verbs::service_and_config(paths)
-        .map_err(|f| anyhow::anyhow!(f.stdout_line().to_string()))?;
+    let service =
+        crate::verbs::service(paths).map_err(|f| anyhow::anyhow!(f.stdout_line().to_string()))?;
     let mut targets = args.registries.clone();
     if targets.is_empty() {
-        targets = config
+        targets = service
+            .config()
             .bindings
             .iter()
             .filter(|b| !b.registry.is_pattern())
@@ -52,14 +55,4 @@ pub fn run(paths: &Paths, args: &RefreshArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// "7 h 12 min", "42 min", "35 s".
-pub fn humanize(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0..60 => format!("{secs} s"),
-        60..3600 => format!("{} min", secs / 60),
-        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
-    }
 }

@@ -2,7 +2,7 @@
 //! entries it wrote. The only command that deletes keys.
 
 use clap::Args;
-use ecr_core::client_config::ClientConfig;
+use ecr_core::client_config::{self, ClientConfig};
 use ecr_core::key_store::KeySetSecrets;
 use ecr_core::onboarding;
 use ecr_core::{ConfigFile, Paths};
@@ -38,7 +38,7 @@ pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
     if !hosts.is_empty() {
         let env = |name: &str| std::env::var(name).ok();
         let docker = ClientConfig::docker(&env, &super::home_dir()?);
-        let unrouted = docker.unroute(&hosts, "ecr")?;
+        let unrouted = docker.unroute(&hosts, client_config::HELPER)?;
         for host in unrouted {
             println!("unrouted {host} in {}", docker.path().display());
         }

@@ -13,7 +13,7 @@ use ecr_core::state::{StateStore, at_millis};
 use ecr_core::{Freshness, Paths, Registry};
 use serde::Serialize;
 
-use super::refresh::humanize;
+use super::humanize;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -37,14 +37,15 @@ struct Row {
 }
 
 pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
-    let (service, config) = match crate::verbs::service_and_config(paths) {
-        Ok(pair) => pair,
+    let service = match crate::verbs::service(paths) {
+        Ok(service) => service,
         Err(failure) => {
             eprintln!("docker-credential-ecr: {}", failure.stdout_line());
             return ExitCode::FAILURE;
         }
     };
     let secrets = KeySetSecrets::new(paths, ecr_core::key_store::GET_KEYCHAIN_TIMEOUT);
+    let config = service.config();
     let cached_hosts = service.list();
     let states = StateStore::new(paths.registry_state_dir());
     let now = SystemTime::now();
@@ -63,7 +64,7 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
                 last_error: None,
                 error: None,
             };
-            describe_source(&config, &binding.source, &secrets, now, &mut row);
+            describe_source(config, &binding.source, &secrets, now, &mut row);
             // The token: the host itself, or the hosts of a pattern that have cached tokens.
             let hosts: Vec<Registry> = cached_hosts
                 .iter()
