@@ -64,11 +64,20 @@ pub enum Command {
     ConfigureDocker(crate::commands::configure_docker::ConfigureDockerArgs),
     /// Check every step from docker to a token and print a fix for each failure.
     Doctor(crate::commands::doctor::DoctorArgs),
+    /// Keep every registry's token fresh in the background (for hosts without the tray app).
+    ///
+    /// Renews each token once half its life has passed, so no `get` waits on AWS; logs each
+    /// refresh and each problem to stderr and the log. `--autostart on` starts it at login (a
+    /// systemd user unit on Linux).
+    Agent(crate::commands::agent::AgentArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Write the man pages into DIR (for packagers).
+    #[command(hide = true)]
+    Manpages { dir: std::path::PathBuf },
 }
 
 /// Help and version requests print as clap renders them; every other parse error becomes one

@@ -41,7 +41,11 @@ fn main() -> ExitCode {
             "cannot find the home directory (is HOME set?)",
         ));
     };
-    logging::init(&paths);
+    let log_mode = match command {
+        Command::Agent(_) => logging::LogMode::Agent,
+        _ => logging::LogMode::Quiet,
+    };
+    logging::init(&paths, log_mode);
     let result = match command {
         Command::Get => verbs::get(&paths),
         Command::Store => verbs::store(&paths),
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::ConfigureDocker(args) => {
             return commands::finish(commands::configure_docker::run(&args));
         }
+        Command::Agent(args) => return commands::finish(commands::agent::run(&paths, &args)),
+        Command::Manpages { dir } => return commands::finish(commands::manpages(&dir)),
         Command::Completions { shell } => {
             commands::completions(shell);
             return ExitCode::SUCCESS;

@@ -2,15 +2,12 @@
 
 use std::time::Duration;
 
-use ecr_core::aws::SdkTokenSource;
 use ecr_core::bindings::RegistryMatch;
 use ecr_core::config::SecretLocation;
 use ecr_core::key_store::{GET_KEYCHAIN_TIMEOUT, KeySetSecrets};
 use ecr_core::onboarding::{self, NewKeySet, NewSource};
-use ecr_core::{
-    ConfigFile, CredentialService, Deadline, GetError, Paths, RefreshPolicy, Secret, Settings,
-    SystemClock, TokenCache,
-};
+use ecr_core::service::UserService;
+use ecr_core::{ConfigFile, Deadline, GetError, Paths, Secret};
 
 use crate::protocol::{self, CredentialsAnswer, Failure};
 
@@ -27,20 +24,8 @@ pub fn version_line() -> String {
 
 /// The service every verb and command uses: the product config's bindings, the refresh
 /// margin, the key sets' secrets, and the runtime state.
-pub fn service(paths: &Paths) -> Result<CredentialService<SdkTokenSource, SystemClock>, Failure> {
-    let file = ConfigFile::new(paths.config_file());
-    let config = file.load().map_err(|e| Failure::error(e.to_string()))?;
-    let settings = Settings::from_config_and_env(&config, file.path())
-        .map_err(|e| Failure::error(e.to_string()))?;
-    let secrets = KeySetSecrets::new(paths, GET_KEYCHAIN_TIMEOUT);
-    Ok(CredentialService::new(
-        TokenCache::new(paths.token_cache_dir()),
-        RefreshPolicy::new(settings.refresh_margin),
-        SdkTokenSource::new(Box::new(secrets)),
-        SystemClock,
-    )
-    .with_config(config)
-    .with_state(ecr_core::state::StateStore::new(paths.registry_state_dir())))
+pub fn service(paths: &Paths) -> Result<UserService, Failure> {
+    UserService::open(paths, GET_KEYCHAIN_TIMEOUT).map_err(|e| Failure::error(e.to_string()))
 }
 
 pub fn get(paths: &Paths) -> Result<(), Failure> {

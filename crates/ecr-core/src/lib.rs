@@ -14,6 +14,7 @@
 //! binaries decide where that ends up. Secrets are wrapped in [`Secret`], whose `Debug` and
 //! `Display` never show them.
 
+pub mod autostart;
 pub mod aws;
 pub mod bindings;
 pub mod cache;
@@ -23,10 +24,12 @@ pub mod config;
 pub mod fetch;
 pub mod key_store;
 pub mod keychain;
+pub mod log_file;
 pub mod onboarding;
 pub mod paths;
 pub mod policy;
 pub mod private_fs;
+pub mod refresher;
 pub mod registry;
 pub mod secret;
 pub mod service;

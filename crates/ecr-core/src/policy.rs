@@ -50,6 +50,12 @@ impl RefreshPolicy {
         self.margin.min(lifetime / 4)
     }
 
+    /// When a background refresher renews `token`: once half its life has passed, well before
+    /// a `get` would (`get`s then never wait on AWS while the refresher runs).
+    pub fn renewal_due(token: &Token) -> SystemTime {
+        token.received_at + token.lifetime() / 2
+    }
+
     /// Classifies `token` at `now`.
     pub fn assess(&self, token: &Token, now: SystemTime) -> Freshness {
         let lifetime = token.lifetime();
@@ -80,6 +86,21 @@ mod tests {
 
     fn after(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn renewal_is_due_at_half_life_before_any_get_refreshes() {
+        let policy = RefreshPolicy::new(HOUR);
+        for lifetime in [20, 120, 12 * 3600] {
+            let t = token(lifetime);
+            let due = RefreshPolicy::renewal_due(&t);
+            assert_eq!(due, after(lifetime / 2));
+            assert_eq!(
+                policy.assess(&t, due),
+                Freshness::Fresh,
+                "lifetime {lifetime}"
+            );
+        }
     }
 
     #[test]

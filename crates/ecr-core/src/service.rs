@@ -12,13 +12,17 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::time::Duration;
 
+use crate::aws::SdkTokenSource;
 use crate::cache::{CacheError, CacheKey, TokenCache};
-use crate::clock::{Clock, Deadline};
-use crate::config::ProductConfig;
+use crate::clock::{Clock, Deadline, SystemClock};
+use crate::config::{ConfigError, ConfigFile, ProductConfig};
 use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
+use crate::key_store::KeySetSecrets;
+use crate::paths::Paths;
 use crate::policy::{Freshness, RefreshPolicy};
 use crate::registry::{NotEcr, Registry};
 use crate::secret::Secret;
+use crate::settings::{Settings, SettingsError};
 use crate::source::{TokenScope, UnknownKeySet};
 use crate::state::StateStore;
 use crate::token::Token;
@@ -189,15 +193,32 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             }
         }
         self.fetch_under_lock(&scope, &key, deadline, CacheUse::Recheck)
-            .map(answer)
+            .map(|renewal| answer(renewal.into_token()))
     }
 
     /// Fetches a new token for `server_address` now, whatever the cache holds, and caches it.
     pub fn refresh(&self, server_address: &str, deadline: Deadline) -> Result<Token, GetError> {
+        self.renew(server_address, Renew::Now, deadline)
+            .map(Renewal::into_token)
+    }
+
+    /// Renews `server_address`'s token for a background refresher: under the same lock as
+    /// `get`, so the two never both fetch; with [`Renew::WhenHalfSpent`] a token that someone
+    /// else renewed meanwhile is kept, not fetched again.
+    pub fn renew(
+        &self,
+        server_address: &str,
+        when: Renew,
+        deadline: Deadline,
+    ) -> Result<Renewal, GetError> {
         let registry = Registry::parse(server_address).map_err(GetError::NotEcr)?;
         let scope = self.scope(registry).map_err(GetError::Binding)?;
         let key = CacheKey::for_scope(&scope);
-        self.fetch_under_lock(&scope, &key, deadline, CacheUse::Bypass)
+        let cache_use = match when {
+            Renew::Now => CacheUse::Bypass,
+            Renew::WhenHalfSpent => CacheUse::UnlessRenewed,
+        };
+        self.fetch_under_lock(&scope, &key, deadline, cache_use)
     }
 
     /// The cached token of `registry` for the scope a `get` would use now, if any.
@@ -245,6 +266,12 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         self.cache.registries()
     }
 
+    /// The token `docker login -u AWS` stored for `registry`, while it is servable: it is
+    /// served before any other and cannot be renewed.
+    pub fn login_token(&self, registry: &Registry) -> Option<Token> {
+        self.stored_token(registry)
+    }
+
     fn stored_token(&self, registry: &Registry) -> Option<Token> {
         let key = CacheKey::for_scope(&TokenScope::stored(registry.clone()));
         let token = self.cache.load(&key)?;
@@ -281,7 +308,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         }
         let result = self.fetch(scope, deadline.capped(REFRESH_BUDGET));
         let token = match result {
-            Ok(fetched) => match self.accept(scope, key, fetched) {
+            Ok(fetched) => match self.accept(scope, key, fetched).0 {
                 Accepted::Cached(token) => token,
                 Accepted::UseOnce(_) => cached,
             },
@@ -301,7 +328,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         key: &CacheKey,
         deadline: Deadline,
         cache_use: CacheUse,
-    ) -> Result<Token, GetError> {
+    ) -> Result<Renewal, GetError> {
         let lock = match self.cache.lock(key, deadline) {
             Ok(Some(lock)) => Some(lock),
             Ok(None) => {
@@ -316,11 +343,16 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             }
         };
         // Whoever held the lock may have just fetched what we need.
-        if cache_use == CacheUse::Recheck
-            && let Some(cached) = self.cache.load(key)
-            && self.policy.assess(&cached, self.clock.now()) != Freshness::Unusable
-        {
-            return Ok(cached);
+        if let Some(cached) = self.cache.load(key) {
+            let now = self.clock.now();
+            let keep = match cache_use {
+                CacheUse::Recheck => self.policy.assess(&cached, now) != Freshness::Unusable,
+                CacheUse::UnlessRenewed => now < RefreshPolicy::renewal_due(&cached),
+                CacheUse::Bypass => false,
+            };
+            if keep {
+                return Ok(Renewal::NotDue(cached));
+            }
         }
         let fetched = self.fetch(scope, deadline).map_err(|error| {
             if error.is_no_identity() {
@@ -332,17 +364,34 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                 }
             }
         })?;
-        let token = match self.accept(scope, key, fetched) {
+        let (accepted, clock_skew) = self.accept(scope, key, fetched);
+        let token = match accepted {
             Accepted::Cached(token) | Accepted::UseOnce(token) => token,
         };
         drop(lock);
-        Ok(token)
+        Ok(Renewal::Fetched { token, clock_skew })
     }
 
     /// Puts a fetched token on the local clock, reports skew, and caches it unless it arrived
     /// with no life left (then it is served once and never cached).
-    fn accept(&self, scope: &TokenScope, key: &CacheKey, fetched: FetchedToken) -> Accepted {
-        report_clock_skew(scope, &fetched);
+    fn accept(
+        &self,
+        scope: &TokenScope,
+        key: &CacheKey,
+        fetched: FetchedToken,
+    ) -> (Accepted, Option<ClockSkew>) {
+        let clock_skew = ClockSkew::of(&fetched);
+        if let Some(skew) = clock_skew {
+            tracing::warn!(
+                registry = %scope.registry,
+                skew_secs = skew.by.as_secs(),
+                "clock skew: {skew}; token lifetimes are measured on AWS's clock"
+            );
+        }
+        (self.accept_token(scope, key, fetched), clock_skew)
+    }
+
+    fn accept_token(&self, scope: &TokenScope, key: &CacheKey, fetched: FetchedToken) -> Accepted {
         // An assumed role's credentials bound the token's use as well.
         let expires_at_server = match fetched.credentials_expire_at {
             Some(credentials_expire) => fetched.expires_at_server.min(credentials_expire),
@@ -416,11 +465,119 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     }
 }
 
+/// The service over the user's own files, keychain and AWS: what the binaries use.
+pub type UserService = CredentialService<SdkTokenSource, SystemClock>;
+
+/// Why the user's service cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+}
+
+impl UserService {
+    /// The service of `paths`: the product config's bindings, the refresh margin, the key
+    /// sets' secrets (keychain calls bounded by `keychain_timeout`) and the runtime state.
+    pub fn open(paths: &Paths, keychain_timeout: Duration) -> Result<UserService, OpenError> {
+        let file = ConfigFile::new(paths.config_file());
+        let config = file.load()?;
+        let settings = Settings::from_config_and_env(&config, file.path())?;
+        let secrets = KeySetSecrets::new(paths, keychain_timeout);
+        Ok(CredentialService::new(
+            TokenCache::new(paths.token_cache_dir()),
+            RefreshPolicy::new(settings.refresh_margin),
+            SdkTokenSource::new(Box::new(secrets)),
+            SystemClock,
+        )
+        .with_config(config)
+        .with_state(StateStore::new(paths.registry_state_dir())))
+    }
+}
+
 /// Whether a fetch under the lock first looks for a token fetched meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CacheUse {
+    /// Keep a cached token that is still servable (a `get`).
     Recheck,
+    /// Keep a cached token whose renewal is not due yet (a background refresher).
+    UnlessRenewed,
+    /// Always fetch (`refresh`).
     Bypass,
+}
+
+/// When [`CredentialService::renew`] fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renew {
+    /// Whatever the cache holds ("refresh now").
+    Now,
+    /// Only if the cached token is past [`RefreshPolicy::renewal_due`] once the lock is held.
+    WhenHalfSpent,
+}
+
+/// What a renewal did.
+#[derive(Debug, Clone)]
+pub enum Renewal {
+    /// A new token from AWS, and how far our clock is from AWS's if beyond the tolerance.
+    Fetched {
+        token: Token,
+        clock_skew: Option<ClockSkew>,
+    },
+    /// The cached token was kept: someone else renewed it meanwhile.
+    NotDue(Token),
+}
+
+impl Renewal {
+    pub fn into_token(self) -> Token {
+        match self {
+            Renewal::Fetched { token, .. } | Renewal::NotDue(token) => token,
+        }
+    }
+
+    pub fn token(&self) -> &Token {
+        match self {
+            Renewal::Fetched { token, .. } | Renewal::NotDue(token) => token,
+        }
+    }
+}
+
+/// How far this machine's clock is from AWS's, when beyond [`CLOCK_SKEW_TOLERANCE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockSkew {
+    /// Whether our clock is ahead of AWS's (else behind).
+    pub local_ahead: bool,
+    pub by: Duration,
+}
+
+impl ClockSkew {
+    /// The skew a response shows, if it has a `Date` and the skew is beyond the tolerance.
+    pub fn of(fetched: &FetchedToken) -> Option<ClockSkew> {
+        let server_date = fetched.server_date?;
+        let (by, local_ahead) = match fetched.received_at.duration_since(server_date) {
+            Ok(ahead) => (ahead, true),
+            Err(behind) => (behind.duration(), false),
+        };
+        (by > CLOCK_SKEW_TOLERANCE).then_some(ClockSkew {
+            local_ahead,
+            by: Duration::from_secs(by.as_secs()),
+        })
+    }
+}
+
+impl fmt::Display for ClockSkew {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "this machine's clock is {} {} AWS's",
+            humantime::format_duration(self.by),
+            if self.local_ahead {
+                "ahead of"
+            } else {
+                "behind"
+            }
+        )
+    }
 }
 
 /// A fetched token, and whether it went into the cache.
@@ -428,24 +585,6 @@ enum Accepted {
     Cached(Token),
     /// Arrived with no usable life: serve it this once, never cache it.
     UseOnce(Token),
-}
-
-fn report_clock_skew(scope: &TokenScope, fetched: &FetchedToken) {
-    let Some(server_date) = fetched.server_date else {
-        return;
-    };
-    let (skew, local_is) = match fetched.received_at.duration_since(server_date) {
-        Ok(ahead) => (ahead, "ahead of"),
-        Err(behind) => (behind.duration(), "behind"),
-    };
-    if skew > CLOCK_SKEW_TOLERANCE {
-        tracing::warn!(
-            registry = %scope.registry,
-            skew_secs = skew.as_secs(),
-            "clock skew: this machine's clock is {} {local_is} AWS's; token lifetimes are measured on AWS's clock",
-            humantime::format_duration(Duration::from_secs(skew.as_secs()))
-        );
-    }
 }
 
 #[cfg(test)]

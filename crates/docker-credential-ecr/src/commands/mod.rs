@@ -1,10 +1,11 @@
 //! The commands people type (`add`, `remove`, `status`, `refresh`, `configure-docker`,
-//! `doctor`, `completions`), as opposed to the protocol verbs docker calls (see `verbs`).
+//! `doctor`, `agent`, `completions`, and the packagers' `manpages`), as opposed to the protocol verbs docker calls (see `verbs`).
 //!
 //! They report to a person: results on stdout, warnings and errors on stderr, one line per
 //! error, exit 1 on failure.
 
 pub mod add;
+pub mod agent;
 pub mod configure_docker;
 pub mod doctor;
 pub mod refresh;
@@ -53,4 +54,14 @@ pub fn completions(shell: clap_complete::Shell) {
         "docker-credential-ecr",
         &mut std::io::stdout(),
     );
+}
+
+/// Writes the man pages (`docker-credential-ecr.1`, and one per command, e.g.
+/// `docker-credential-ecr-add.1`) into `dir`, for packagers.
+pub fn manpages(dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let command = crate::cli::Cli::command();
+    clap_mangen::generate_to(command, dir)
+        .with_context(|| format!("cannot write the man pages into {}", dir.display()))
 }

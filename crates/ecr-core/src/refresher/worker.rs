@@ -1,0 +1,531 @@
+//! The refresher's thread: the loop that renews what is due, tells its [`Observer`], and
+//! sleeps until the next deadline or wake-up.
+//!
+//! It owns the [`UserService`] (rebuilt when the product config changes) and one [`Tracked`]
+//! per registry. Renewals run one after another on this thread: each is bounded by
+//! [`RENEWAL_BUDGET`], and commands that arrive meanwhile wait their turn in the backlog.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::bindings::RegistryMatch;
+use crate::cache::TokenCache;
+use crate::clock::Deadline;
+use crate::fetch::{FetchError, FetchErrorKind, one_line};
+use crate::paths::Paths;
+use crate::registry::Registry;
+use crate::service::{GetError, Renew, Renewal, UserService};
+
+use super::incidents::Incidents;
+use super::schedule::{Backoff, next_renewal};
+use super::wakeups::{self, FileWatch, MAX_NAP};
+use super::{Command, Observer, Overview, RENEWAL_BUDGET, RegistryView, TokenTimes, Wake};
+
+/// How long the refresher waits on the keychain: longer than a `get` does, since an unlock
+/// prompt may be on screen and nobody is waiting on this thread.
+const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// File events come in bursts (temporary file, write, rename): one wake-up per burst.
+const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// A wall-clock jump beyond this between two wakes is logged and every deadline re-read.
+const CLOCK_JUMP: Duration = Duration::from_secs(30);
+
+pub(super) fn spawn<O: Observer>(
+    paths: Paths,
+    observer: O,
+    wake: Sender<Wake>,
+    wakes: Receiver<Wake>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("ecr-refresher".into())
+        .spawn(move || Worker::start(paths, observer, wake).run(&wakes))
+}
+
+/// What the refresher knows of one registry.
+#[derive(Debug, Default)]
+struct Tracked {
+    source: String,
+    key_set: Option<String>,
+    token: Option<TokenTimes>,
+    /// A token from `docker login`: shown, never renewed.
+    login_only: bool,
+    failures: u32,
+    retry_at: Option<SystemTime>,
+    error: Option<String>,
+    /// "Refresh now" was asked.
+    forced: bool,
+    refreshing: bool,
+    /// Cannot be renewed until the config changes (its binding is broken).
+    parked: bool,
+}
+
+impl Tracked {
+    /// When this registry should next be renewed, if ever.
+    fn due(&self, now: SystemTime) -> Option<SystemTime> {
+        if self.forced {
+            return Some(now);
+        }
+        if self.parked || self.login_only {
+            return None;
+        }
+        Some(next_renewal(
+            self.token.as_ref(),
+            self.failures,
+            self.retry_at,
+            now,
+        ))
+    }
+}
+
+/// Whether the loop goes on.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Worker<O> {
+    paths: Paths,
+    observer: O,
+    service: Option<UserService>,
+    problem: Option<String>,
+    registries: BTreeMap<String, Tracked>,
+    incidents: Incidents,
+    backlog: VecDeque<Wake>,
+    published: Option<Overview>,
+    clock_watched: bool,
+    _files: Option<FileWatch>,
+}
+
+impl<O: Observer> Worker<O> {
+    fn start(paths: Paths, observer: O, wake: Sender<Wake>) -> Worker<O> {
+        let files = match wakeups::watch_files(&paths, wake.clone()) {
+            Ok(watch) => Some(watch),
+            Err(e) => {
+                tracing::warn!(error = %e, "config and cache changes are noticed only at the next deadline");
+                None
+            }
+        };
+        let clock_watched = wakeups::watch_clock(wake);
+        Worker {
+            paths,
+            observer,
+            service: None,
+            problem: None,
+            registries: BTreeMap::new(),
+            incidents: Incidents::new(),
+            backlog: VecDeque::new(),
+            published: None,
+            clock_watched,
+            _files: files,
+        }
+    }
+
+    fn run(mut self, wakes: &Receiver<Wake>) {
+        tracing::info!("refresher started");
+        self.reload();
+        loop {
+            if self.renew_due(wakes) == Flow::Stop {
+                break;
+            }
+            self.publish();
+            let Some(wake) = self.next_wake(wakes) else {
+                break;
+            };
+            if self.handle(wake, wakes) == Flow::Stop {
+                break;
+            }
+        }
+        tracing::info!("refresher stopped");
+    }
+
+    /// Sleeps until the earliest deadline or a wake-up; `None` when the handle is gone.
+    fn next_wake(&mut self, wakes: &Receiver<Wake>) -> Option<Option<Wake>> {
+        if let Some(wake) = self.backlog.pop_front() {
+            return Some(Some(wake));
+        }
+        let (wall_before, mono_before) = (SystemTime::now(), Instant::now());
+        let mut nap = self
+            .next_deadline(wall_before)
+            .map(|at| at.duration_since(wall_before).unwrap_or(Duration::ZERO));
+        if !self.clock_watched
+            && let Some(cap) = MAX_NAP
+        {
+            nap = Some(nap.map_or(cap, |n| n.min(cap)));
+        }
+        let received = match nap {
+            Some(nap) => match wakes.recv_timeout(nap) {
+                Ok(wake) => Some(wake),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            },
+            None => Some(wakes.recv().ok()?),
+        };
+        if clock_jumped(wall_before, mono_before) {
+            self.backlog.push_back(Wake::ClockChanged);
+        }
+        Some(received)
+    }
+
+    fn handle(&mut self, first: Option<Wake>, wakes: &Receiver<Wake>) -> Flow {
+        let Some(first) = first else {
+            return Flow::Continue;
+        };
+        if matches!(first, Wake::ConfigChanged | Wake::CacheChanged) {
+            thread::sleep(DEBOUNCE);
+        }
+        let mut pending = vec![first];
+        pending.extend(self.backlog.drain(..));
+        pending.extend(wakes.try_iter());
+        let (mut reload, mut rescan) = (false, false);
+        for wake in pending {
+            match wake {
+                Wake::Command(Command::Shutdown) => return Flow::Stop,
+                Wake::Command(Command::RefreshNow(host)) => match self.registries.get_mut(&host) {
+                    Some(tracked) => tracked.forced = true,
+                    None => {
+                        tracing::warn!(registry = %host, "refresh asked for an unknown registry")
+                    }
+                },
+                Wake::Command(Command::RefreshAll) => {
+                    for tracked in self.registries.values_mut() {
+                        tracked.forced = !tracked.login_only;
+                    }
+                }
+                Wake::ConfigChanged => reload = true,
+                Wake::CacheChanged => rescan = true,
+                Wake::ClockChanged => {
+                    tracing::info!(
+                        "the wall clock changed (set, or resumed from suspend): re-reading every deadline"
+                    );
+                    rescan = true;
+                }
+            }
+        }
+        if reload {
+            self.reload();
+        } else if rescan {
+            self.rescan();
+        }
+        Flow::Continue
+    }
+
+    /// Re-reads the product config and retries failed registries at once (new keys, a fixed
+    /// binding). An unreadable config keeps the previous one working and is shown.
+    fn reload(&mut self) {
+        match UserService::open(&self.paths, KEYCHAIN_TIMEOUT) {
+            Ok(service) => {
+                self.service = Some(service);
+                self.problem = None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the product config; keeping the previous one");
+                self.problem = Some(e.to_string());
+            }
+        }
+        for tracked in self.registries.values_mut() {
+            tracked.failures = 0;
+            tracked.retry_at = None;
+            tracked.parked = false;
+        }
+        self.rescan();
+    }
+
+    /// Re-reads which registries exist and their cached tokens.
+    fn rescan(&mut self) {
+        let Some(service) = &self.service else {
+            return;
+        };
+        let mut hosts: BTreeSet<String> = service
+            .config()
+            .bindings
+            .iter()
+            .filter_map(|b| match &b.registry {
+                RegistryMatch::Host(host) => Some(host.clone()),
+                RegistryMatch::AnyRegion(_) => None,
+            })
+            .collect();
+        hosts.extend(TokenCache::new(self.paths.token_cache_dir()).registries());
+
+        let gone: Vec<String> = self
+            .registries
+            .keys()
+            .filter(|h| !hosts.contains(*h))
+            .cloned()
+            .collect();
+        for host in gone {
+            self.incidents.forget(&host);
+            self.registries.remove(&host);
+        }
+        for host in hosts {
+            let Ok(registry) = Registry::parse(&host) else {
+                continue;
+            };
+            let tracked = self.registries.entry(host).or_default();
+            look_up(service, &registry, tracked);
+        }
+    }
+
+    /// Renews every registry that is due, most overdue first.
+    fn renew_due(&mut self, wakes: &Receiver<Wake>) -> Flow {
+        loop {
+            let now = SystemTime::now();
+            let Some(host) = self.most_overdue(now) else {
+                return Flow::Continue;
+            };
+            self.renew(&host);
+            self.backlog.extend(wakes.try_iter());
+            if self.backlog.contains(&Wake::Command(Command::Shutdown)) {
+                return Flow::Stop;
+            }
+        }
+    }
+
+    fn renew(&mut self, host: &str) {
+        if self.service.is_none() {
+            return;
+        }
+        let Some(tracked) = self.registries.get_mut(host) else {
+            return;
+        };
+        let when = if std::mem::take(&mut tracked.forced) {
+            Renew::Now
+        } else {
+            Renew::WhenHalfSpent
+        };
+        tracked.refreshing = true;
+        self.publish();
+
+        let service = self.service.as_ref().expect("checked above");
+        let result = service.renew(host, when, Deadline::after(RENEWAL_BUDGET));
+        let policy = *service.policy();
+        let tracked = self
+            .registries
+            .get_mut(host)
+            .expect("only this thread changes the registries");
+        tracked.refreshing = false;
+        let notices = match result {
+            Ok(renewal) => {
+                if let Renewal::Fetched { token, .. } = &renewal {
+                    tracing::info!(
+                        registry = %host,
+                        expires_in = %humanize(token.remaining(SystemTime::now())),
+                        "refreshed token"
+                    );
+                } else {
+                    tracing::debug!(registry = %host, "already renewed by another process");
+                }
+                tracked.token = Some(TokenTimes::of(renewal.token(), &policy));
+                tracked.failures = 0;
+                tracked.retry_at = None;
+                tracked.error = None;
+                let skew = match renewal {
+                    Renewal::Fetched { clock_skew, .. } => clock_skew,
+                    Renewal::NotDue(_) => None,
+                };
+                self.incidents.succeeded(host, skew)
+            }
+            Err(error) => {
+                let (error, parks) = as_fetch_error(error);
+                tracked.failures += 1;
+                tracked.parked = parks;
+                let delay = Backoff::for_kind(error.kind).delay(tracked.failures, fastrand::f64());
+                tracked.retry_at = (!parks).then(|| SystemTime::now() + delay);
+                tracked.error = Some(one_line(&error.to_string()));
+                tracing::warn!(
+                    registry = %host,
+                    error = %error,
+                    retry_in = %if parks { "after a config change".to_string() } else { humanize(delay) },
+                    "refresh failed"
+                );
+                self.incidents.failed(host, &error).into_iter().collect()
+            }
+        };
+        for notice in &notices {
+            tracing::info!(?notice, "notice");
+            self.observer.notice(notice);
+        }
+        self.publish();
+    }
+
+    fn most_overdue(&self, now: SystemTime) -> Option<String> {
+        self.registries
+            .iter()
+            .filter_map(|(host, t)| t.due(now).map(|due| (due, host)))
+            .filter(|(due, _)| *due <= now)
+            .min()
+            .map(|(_, host)| host.clone())
+    }
+
+    fn next_deadline(&self, now: SystemTime) -> Option<SystemTime> {
+        self.registries.values().filter_map(|t| t.due(now)).min()
+    }
+
+    /// Tells the observer the overview, when it changed.
+    fn publish(&mut self) {
+        let now = SystemTime::now();
+        let overview = Overview {
+            registries: self
+                .registries
+                .iter()
+                .map(|(host, t)| RegistryView {
+                    host: host.clone(),
+                    source: t.source.clone(),
+                    key_set: t.key_set.clone(),
+                    token: t.token,
+                    refreshing: t.refreshing,
+                    error: t.error.clone(),
+                    next_attempt: t.due(now),
+                })
+                .collect(),
+            problem: self.problem.clone(),
+        };
+        if self.published.as_ref() != Some(&overview) {
+            self.observer.overview(&overview);
+            self.published = Some(overview);
+        }
+    }
+}
+
+/// Fills in where `registry`'s credentials come from and the token a `get` would serve.
+fn look_up(service: &UserService, registry: &Registry, tracked: &mut Tracked) {
+    let policy = service.policy();
+    let bound = service.config().binding_for(registry).is_some();
+    if !bound && let Some(token) = service.login_token(registry) {
+        tracked.source = "docker login".to_string();
+        tracked.key_set = None;
+        tracked.token = Some(TokenTimes::of(&token, policy));
+        tracked.login_only = true;
+        return;
+    }
+    tracked.login_only = false;
+    match service.cached(registry) {
+        Ok(cached) => {
+            let scope = service.scope(registry.clone()).ok();
+            if let Some(scope) = scope {
+                tracked.source = scope.source.to_string();
+                tracked.key_set = scope.source.key_set_name().map(str::to_string);
+            }
+            tracked.token = cached.map(|(_, token)| TokenTimes::of(&token, policy));
+        }
+        Err(e) => {
+            let (error, parks) = as_fetch_error(e);
+            tracked.error = Some(one_line(&error.to_string()));
+            tracked.parked = parks;
+        }
+    }
+}
+
+/// A failed renewal as a [`FetchError`], and whether only a config change can fix it.
+fn as_fetch_error(error: GetError) -> (FetchError, bool) {
+    match error {
+        GetError::Fetch { error, .. } => (error, false),
+        GetError::NotFound(reason) => (
+            FetchError::new(
+                FetchErrorKind::NoIdentity,
+                format!("no AWS credentials for the refresher ({reason})"),
+            ),
+            false,
+        ),
+        GetError::Busy { .. } => (
+            FetchError::new(
+                FetchErrorKind::Timeout,
+                "another docker-credential-ecr held the registry's lock until the time limit",
+            ),
+            false,
+        ),
+        GetError::Binding(e) => (
+            FetchError::new(FetchErrorKind::BadConfiguration, e.to_string()),
+            true,
+        ),
+        GetError::NotEcr(e) => (
+            FetchError::new(FetchErrorKind::BadConfiguration, e.to_string()),
+            true,
+        ),
+    }
+}
+
+/// Whether the wall clock moved differently from the monotonic clock since `(wall, mono)`:
+/// a clock set, or a suspend (during which monotonic time stands still).
+fn clock_jumped(wall: SystemTime, mono: Instant) -> bool {
+    let mono_elapsed = mono.elapsed();
+    let wall_elapsed = match SystemTime::now().duration_since(wall) {
+        Ok(forward) => forward,
+        Err(_) => return true,
+    };
+    wall_elapsed.abs_diff(mono_elapsed) > CLOCK_JUMP
+}
+
+/// "7h 12m"-style durations for the log, to the second.
+fn humanize(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_forced_registry_is_due_now_even_when_parked_or_from_docker_login() {
+        let parked = Tracked {
+            parked: true,
+            ..Tracked::default()
+        };
+        assert_eq!(parked.due(at(5)), None);
+        let forced = Tracked {
+            parked: true,
+            forced: true,
+            ..Tracked::default()
+        };
+        assert_eq!(forced.due(at(5)), Some(at(5)));
+        let login = Tracked {
+            login_only: true,
+            ..Tracked::default()
+        };
+        assert_eq!(login.due(at(5)), None);
+    }
+
+    #[test]
+    fn a_failed_registry_waits_for_its_retry_time() {
+        let failing = Tracked {
+            failures: 2,
+            retry_at: Some(at(30)),
+            ..Tracked::default()
+        };
+        assert_eq!(failing.due(at(5)), Some(at(30)));
+    }
+
+    #[test]
+    fn a_broken_binding_waits_for_a_config_change() {
+        let unknown = crate::source::UnknownKeySet {
+            registry: "r".into(),
+            key_set: "acme".into(),
+        };
+        let (error, parks) = as_fetch_error(GetError::Binding(unknown));
+        assert!(parks);
+        assert_eq!(error.kind, FetchErrorKind::BadConfiguration);
+        let (error, parks) = as_fetch_error(GetError::NotFound("none".into()));
+        assert!(!parks);
+        assert_eq!(error.kind, FetchErrorKind::NoIdentity);
+    }
+
+    #[test]
+    fn clocks_that_moved_together_did_not_jump() {
+        assert!(!clock_jumped(SystemTime::now(), Instant::now()));
+        let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        assert!(
+            clock_jumped(an_hour_ago, Instant::now()),
+            "wall moved 1 h, monotonic 0"
+        );
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        assert!(clock_jumped(future, Instant::now()), "wall went back");
+    }
+}

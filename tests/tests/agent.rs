@@ -1,0 +1,300 @@
+//! The headless refresher, `docker-credential-ecr agent`, against the fake ECR: it renews
+//! tokens at half-life so that no `get` waits on AWS, makes exactly the calls it logs, reports
+//! rejected keys once however often it retries, and notices config changes and wall-clock
+//! jumps without polling.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ecr_e2e::fake::KnobsPatch;
+use ecr_e2e::fake_handle::FakeEcr;
+use ecr_e2e::sandbox::{
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Helper, Sandbox, helper_bin,
+};
+use ecr_e2e::system::skip_unless_root;
+
+/// A sandbox with a fake ECR and the example registry bound to key set `acme` (secret in the
+/// file store: the agent's hosts often have no keychain).
+struct World {
+    sandbox: Sandbox,
+    fake: FakeEcr,
+}
+
+impl World {
+    fn start(fake: FakeEcr) -> World {
+        let world = World {
+            sandbox: Sandbox::new(),
+            fake,
+        };
+        world
+            .helper()
+            .run(
+                &[
+                    "add",
+                    EXAMPLE_REGISTRY,
+                    "--name",
+                    "acme",
+                    "--access-key-id",
+                    EXAMPLE_ACCESS_KEY_ID,
+                    "--store",
+                    "file",
+                    "--no-configure",
+                ],
+                EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
+            )
+            .assert_ok();
+        world
+    }
+
+    fn helper(&self) -> Helper {
+        self.sandbox
+            .helper()
+            .env("AWS_ENDPOINT_URL_ECR", self.fake.url())
+    }
+
+    fn calls(&self) -> u64 {
+        self.fake.stats().unwrap().calls
+    }
+
+    fn reject_keys(&self, rejected: bool) {
+        let keys = if rejected {
+            vec![EXAMPLE_ACCESS_KEY_ID.to_string()]
+        } else {
+            Vec::new()
+        };
+        self.fake
+            .set_knobs(&KnobsPatch {
+                rejected_keys: Some(keys),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+
+    fn agent(&self) -> Agent {
+        let log = self.sandbox.root().join("agent.stderr");
+        let child = Command::new(helper_bin())
+            .arg("agent")
+            .env_clear()
+            .envs(self.sandbox.base_env())
+            .env("AWS_ENDPOINT_URL_ECR", self.fake.url())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn the agent");
+        Agent { child, log }
+    }
+}
+
+/// A running agent, stopped with SIGTERM on drop.
+struct Agent {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Agent {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+
+    /// Waits until the log holds `needle` `n` times; panics with the log after `timeout`.
+    fn wait_for(&self, needle: &str, n: usize, timeout: Duration) {
+        let started = Instant::now();
+        while self.count(needle) < n {
+            assert!(
+                started.elapsed() < timeout,
+                "no {n} × {needle:?} within {timeout:?}; agent log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the agent with SIGTERM; returns whether it exited 0 within 10 s.
+    fn stop(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn with_the_agent_running_no_get_waits_on_aws_and_every_call_is_its_own() {
+    // 20-second tokens, answered in 2 s: a `get` that fetched would take 2 s.
+    let fake = FakeEcr::builder()
+        .lifetime_secs(20)
+        .latency_ms(2000)
+        .start()
+        .unwrap();
+    let world = World::start(fake);
+    let before = world.calls();
+    let mut agent = world.agent();
+    agent.wait_for("refreshed token", 1, Duration::from_secs(15));
+
+    let soak = Duration::from_secs(90);
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut gets = 0;
+    while started.elapsed() < soak {
+        let run = world.helper().get(EXAMPLE_REGISTRY);
+        run.assert_ok();
+        slowest = slowest.max(run.elapsed);
+        gets += 1;
+        assert!(
+            run.elapsed < Duration::from_millis(500),
+            "get #{gets} took {:?} at {:?} into the run; agent log:\n{}",
+            run.elapsed,
+            started.elapsed(),
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    // A renewal may be under way: let it land before counting.
+    std::thread::sleep(Duration::from_millis(2500));
+    let refreshes = agent.count("refreshed token");
+    let calls = world.calls() - before;
+    println!(
+        "{gets} gets over {soak:?}, slowest {slowest:?}; the agent refreshed {refreshes} times, the fake saw {calls} calls"
+    );
+    assert_eq!(
+        calls,
+        refreshes as u64,
+        "every call to ECR is one of the agent's own refreshes; agent log:\n{}",
+        agent.log()
+    );
+    // 20 s tokens renewed at half-life take ~12 s a cycle (10 s + 2 s answer): 1 + 90/12.
+    assert!(
+        (6..=10).contains(&refreshes),
+        "{refreshes} refreshes in ~95 s of 20-second tokens; agent log:\n{}",
+        agent.log()
+    );
+    assert_eq!(agent.count("refresh failed"), 0, "{}", agent.log());
+    assert!(agent.stop(), "the agent exits 0 on SIGTERM");
+    assert!(agent.log().contains("refresher stopped"), "{}", agent.log());
+}
+
+#[test]
+fn rejected_keys_are_reported_once_however_often_they_are_retried_and_a_config_change_retries_at_once()
+ {
+    let fake = FakeEcr::builder().lifetime_secs(3600).start().unwrap();
+    let world = World::start(fake);
+    world.reject_keys(true);
+    let agent = world.agent();
+    // Backoff for keys that need a person: 5 s, then 10 s (±20 %).
+    agent.wait_for("refresh failed", 2, Duration::from_secs(20));
+    assert_eq!(
+        agent.count("keys rejected"),
+        1,
+        "one report for the incident, not one per retry; agent log:\n{}",
+        agent.log()
+    );
+    assert!(
+        agent.log().contains("acme"),
+        "names the key set: {}",
+        agent.log()
+    );
+
+    // The vendor issued new keys (here: accepted again) and the user re-ran `add`: any write of
+    // the config retries at once rather than after the backoff.
+    world.reject_keys(false);
+    let config = world
+        .sandbox
+        .config_home()
+        .join("docker-credential-ecr/config.json");
+    let text = std::fs::read(&config).unwrap();
+    let staged = config.with_extension("json.new");
+    std::fs::write(&staged, text).unwrap();
+    std::fs::rename(&staged, &config).unwrap();
+    let changed = Instant::now();
+    agent.wait_for("refreshed token", 1, Duration::from_secs(5));
+    println!("renewed {:?} after the config change", changed.elapsed());
+    assert_eq!(agent.count("recovered"), 1, "{}", agent.log());
+    assert_eq!(agent.count("keys rejected"), 1, "{}", agent.log());
+}
+
+#[test]
+fn a_registry_added_while_the_agent_runs_is_kept_fresh_without_a_restart() {
+    let fake = FakeEcr::builder().lifetime_secs(3600).start().unwrap();
+    let world = World::start(fake);
+    let agent = world.agent();
+    agent.wait_for("refreshed token", 1, Duration::from_secs(10));
+    let other = "210987654321.dkr.ecr.eu-central-1.amazonaws.com";
+    world
+        .helper()
+        .run(
+            &[
+                "add",
+                other,
+                "--name",
+                "globex",
+                "--access-key-id",
+                "AKIAI44QH8DHBEXAMPLE",
+                "--store",
+                "file",
+                "--no-configure",
+            ],
+            b"je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        )
+        .assert_ok();
+    agent.wait_for(
+        &format!("refreshed token registry={other}"),
+        1,
+        Duration::from_secs(10),
+    );
+}
+
+#[test]
+fn a_wall_clock_change_wakes_the_agent_to_reread_its_deadlines() {
+    if skip_unless_root("a_wall_clock_change_wakes_the_agent_to_reread_its_deadlines") {
+        return;
+    }
+    let fake = FakeEcr::builder().lifetime_secs(3600).start().unwrap();
+    let world = World::start(fake);
+    let agent = world.agent();
+    agent.wait_for("refreshed token", 1, Duration::from_secs(10));
+    // Setting the clock to the time it already shows is a clock change to the kernel (as an
+    // NTP step or a resume would be), and moves it by a few milliseconds at most.
+    let status = Command::new("date")
+        .arg("-s")
+        .arg(format!(
+            "@{:.6}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+        ))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "date -s");
+    agent.wait_for("the wall clock changed", 1, Duration::from_secs(5));
+    assert_eq!(
+        agent.count("refreshed token"),
+        1,
+        "nothing was due: {}",
+        agent.log()
+    );
+}
