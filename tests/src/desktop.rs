@@ -39,7 +39,7 @@ mod notifications;
 mod panel;
 mod screen;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -91,31 +91,18 @@ const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 ///
 /// The line goes to the real stdout and stderr, bypassing the harness's output capture.
 pub fn skip_unless_installed(test_name: &str) -> bool {
-    let mut missing: Vec<&str> = crate::keychain::TOOLS
-        .iter()
-        .chain(TOOLS.iter())
-        .copied()
-        .filter(|t| !on_path(t))
-        .collect();
+    let mut missing =
+        crate::skip::missing_programs(crate::keychain::TOOLS.iter().chain(TOOLS.iter()).copied());
     if panel::xfconfd_path().is_none() {
         missing.push("xfconfd");
     }
     if missing.is_empty() {
         return false;
     }
-    let line = format!(
-        "SKIP {test_name}: needs {} (apt-get install {DEBIAN_PACKAGES})\n",
-        missing.join(", ")
-    );
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    let _ = std::io::stdout().write_all(line.as_bytes());
-    true
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
+    crate::skip::skip(
+        test_name,
+        &format!("{} (apt-get install {DEBIAN_PACKAGES})", missing.join(", ")),
+    )
 }
 
 /// Where tests keep screenshots worth looking at after the run: `target/desktop-artifacts/`

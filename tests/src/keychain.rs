@@ -54,23 +54,17 @@ const MAX_SOCKET_DIR: usize = 80;
 ///
 /// The line goes to the real stdout and stderr, bypassing the harness's output capture.
 pub fn skip_unless_installed(test_name: &str) -> bool {
-    let missing: Vec<&str> = TOOLS.iter().copied().filter(|t| !on_path(t)).collect();
+    let missing = crate::skip::missing_programs(TOOLS);
     if missing.is_empty() {
         return false;
     }
-    let line = format!(
-        "SKIP {test_name}: needs {} (apt-get install dbus gnome-keyring libsecret-tools)\n",
-        missing.join(", ")
-    );
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    let _ = std::io::stdout().write_all(line.as_bytes());
-    true
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
+    crate::skip::skip(
+        test_name,
+        &format!(
+            "{} (apt-get install dbus gnome-keyring libsecret-tools)",
+            missing.join(", ")
+        ),
+    )
 }
 
 /// A private session bus and, unless made with [`SecretService::without_service`], gnome-keyring's

@@ -9,5 +9,6 @@ pub mod fake;
 pub mod fake_handle;
 pub mod keychain;
 pub mod sandbox;
+pub mod skip;
 pub mod system;
 pub mod tls;

@@ -66,10 +66,7 @@ pub fn skip_unless_root(test_name: &str) -> bool {
     if is_root() {
         return false;
     }
-    let line = format!("SKIP {test_name}: needs root\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    let _ = std::io::stdout().write_all(line.as_bytes());
-    true
+    crate::skip::skip(test_name, "root")
 }
 
 /// The state directory, created on first use.
