@@ -24,7 +24,8 @@ if [[ -n ${TRAY_FEATURES:-} ]]; then
 fi
 
 cargo build --release --quiet -p docker-credential-ecr -p ecr-e2e --bin docker-credential-ecr --bin fake-ecr
-CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet -p ecr-tray ${TRAY_FEATURES:+--features "$TRAY_FEATURES"}
+# The non-default backends replace ksni, which tray-icon prefers when both are on.
+CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet -p ecr-tray ${TRAY_FEATURES:+--no-default-features --features "$TRAY_FEATURES"}
 HELPER=$PWD/target/release/docker-credential-ecr
 FAKE=$PWD/target/release/fake-ecr
 TRAY=$PWD/$TARGET_DIR/release/ecr-tray

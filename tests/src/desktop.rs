@@ -39,10 +39,8 @@ mod notifications;
 mod panel;
 mod screen;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub use bus::Bus;
@@ -575,16 +573,7 @@ fn start_xvfb(logs: &Path) -> (Daemon, u32) {
         .args(["-nolisten", "tcp", "-noreset"]);
     let log = logs.join("Xvfb.log");
     let (mut daemon, stdout) = Daemon::spawn_reading_stdout("Xvfb", command, &log);
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let read = reader.read_line(&mut line).map(|_| line);
-        // The receiver may have given up; then the number is of no use.
-        let _ = sender.send(read);
-        let _ = std::io::copy(&mut reader, &mut std::io::sink());
-    });
-    let answer = receiver.recv_timeout(READY_TIMEOUT);
+    let answer = crate::child_output::first_line(stdout, READY_TIMEOUT);
     let display = match &answer {
         Ok(Ok(line)) => line.trim().parse::<u32>().ok(),
         _ => None,

@@ -10,11 +10,11 @@
 //! puts it when it builds this crate's integration tests.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead as _, BufReader};
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -226,6 +226,11 @@ impl FakeEcr {
         self.get("/stats")
     }
 
+    /// API requests signed with access key id `key` so far.
+    pub fn calls_by(&self, key: &str) -> Result<u64, FakeEcrError> {
+        Ok(self.stats()?.by_access_key.get(key).copied().unwrap_or(0))
+    }
+
     /// The current knob set.
     pub fn knobs(&self) -> Result<Knobs, FakeEcrError> {
         self.get("/knobs")
@@ -355,24 +360,14 @@ fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// Reads the first stdout line on a helper thread, which then drains stdout until the child
-/// exits (so the fake never blocks on a full pipe).
+/// The fake's announcement line, or why it did not come.
 fn first_line(stdout: ChildStdout, timeout: Duration) -> Result<String, FakeEcrError> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let read = reader.read_line(&mut line).map(|_| line);
-        // The receiver may have timed out and gone; the line is then of no use.
-        let _ = sender.send(read);
-        let _ = io::copy(&mut reader, &mut io::sink());
-    });
-    match receiver.recv_timeout(timeout) {
+    match crate::child_output::first_line(stdout, timeout) {
         Ok(Ok(line)) if line.is_empty() => Err(FakeEcrError::ExitedEarly),
         Ok(Ok(line)) => Ok(line),
         Ok(Err(error)) => Err(FakeEcrError::ReadStdout(error)),
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(FakeEcrError::StartTimeout(timeout)),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(FakeEcrError::ExitedEarly),
+        Err(RecvTimeoutError::Timeout) => Err(FakeEcrError::StartTimeout(timeout)),
+        Err(RecvTimeoutError::Disconnected) => Err(FakeEcrError::ExitedEarly),
     }
 }
 

@@ -4,6 +4,7 @@
 //! tests themselves: the project's own fake ECR server (`fake-ecr`, built from this crate), moto,
 //! a Docker daemon, a registry, a proxy. This library owns starting, configuring and stopping them.
 
+pub mod child_output;
 pub mod desktop;
 pub mod fake;
 pub mod fake_handle;

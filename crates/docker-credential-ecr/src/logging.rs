@@ -7,16 +7,10 @@
 //! The file is opened on the first line written (a quiet `get` never touches it), created
 //! 0600 in a 0700 directory, and rotated to `.log.1` once it passes 1 MiB.
 
-use std::str::FromStr;
-
 use ecr_core::Paths;
-use ecr_core::log_file::LogFile;
+use ecr_core::log_file::{LogFile, product_filter};
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
-
-/// The variable that sets the log level.
-pub const LOG_LEVEL_ENV: &str = "DOCKER_CREDENTIAL_ECR_LOG";
 
 /// Where a run's diagnostics go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,14 +28,7 @@ pub fn init(paths: &Paths, mode: LogMode) {
         LogMode::Quiet => LevelFilter::WARN,
         LogMode::Agent => LevelFilter::INFO,
     };
-    let level = std::env::var(LOG_LEVEL_ENV)
-        .ok()
-        .and_then(|v| LevelFilter::from_str(v.trim()).ok())
-        .unwrap_or(default_level);
-    let filter = Targets::new()
-        .with_default(level.min(LevelFilter::WARN))
-        .with_target("ecr_core", level)
-        .with_target("docker_credential_ecr", level);
+    let filter = product_filter("docker_credential_ecr", default_level);
     let file = tracing_subscriber::fmt::layer()
         .with_writer(LogFile::new(paths.log_file()))
         .with_ansi(false)

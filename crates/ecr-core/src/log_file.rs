@@ -11,7 +11,26 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+
+/// The variable that sets the product's log level (`error` … `trace`), for every binary.
+pub const LOG_LEVEL_ENV: &str = "DOCKER_CREDENTIAL_ECR_LOG";
+
+/// What a binary logs: the core's and its own (`own_target`) events at the level
+/// [`LOG_LEVEL_ENV`] sets (else `default`); everything else, the AWS SDK above all, at `warn`
+/// at most, because lower levels can include HTTP bodies, and bodies hold tokens.
+pub fn product_filter(own_target: &str, default: LevelFilter) -> Targets {
+    let level = std::env::var(LOG_LEVEL_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(default);
+    Targets::new()
+        .with_default(level.min(LevelFilter::WARN))
+        .with_target("ecr_core", level)
+        .with_target(own_target.to_string(), level)
+}
 
 /// Past this size the file is rotated.
 const MAX_LOG_BYTES: u64 = 1 << 20;

@@ -177,7 +177,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             secret: token.password,
         };
 
-        if let Some(token) = self.stored_token(&registry) {
+        if let Some(token) = self.login_token(&registry) {
             return Ok(answer(token));
         }
 
@@ -269,10 +269,6 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     /// The token `docker login -u AWS` stored for `registry`, while it is servable: it is
     /// served before any other and cannot be renewed.
     pub fn login_token(&self, registry: &Registry) -> Option<Token> {
-        self.stored_token(registry)
-    }
-
-    fn stored_token(&self, registry: &Registry) -> Option<Token> {
         let key = CacheKey::for_scope(&TokenScope::stored(registry.clone()));
         let token = self.cache.load(&key)?;
         match self.policy.assess(&token, self.clock.now()) {

@@ -8,15 +8,11 @@
 //! passes 1 MiB ([`ecr_core::log_file`]).
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use ecr_core::log_file::LogFile;
+use ecr_core::log_file::{LogFile, product_filter};
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
-/// The variable that sets the log level (shared with the credential helper).
-pub const LOG_LEVEL_ENV: &str = "DOCKER_CREDENTIAL_ECR_LOG";
 /// The log's file name in the state directory.
 pub const LOG_FILE: &str = "ecr-tray.log";
 
@@ -27,14 +23,7 @@ pub fn log_file(state_dir: &Path) -> PathBuf {
 
 /// Installs the global subscriber. Never fails: without a usable log, diagnostics are dropped.
 pub fn init(state_dir: &Path) {
-    let level = std::env::var(LOG_LEVEL_ENV)
-        .ok()
-        .and_then(|v| LevelFilter::from_str(v.trim()).ok())
-        .unwrap_or(LevelFilter::INFO);
-    let filter = Targets::new()
-        .with_default(level.min(LevelFilter::WARN))
-        .with_target("ecr_core", level)
-        .with_target("ecr_tray", level);
+    let filter = product_filter("ecr_tray", LevelFilter::INFO);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(LogFile::new(log_file(state_dir)))
         .with_ansi(false)

@@ -53,18 +53,13 @@ impl Bus {
         signature: &str,
         args: &[&str],
     ) -> Result<Value, String> {
-        let mut command = self.busctl();
-        command.arg(format!("--timeout={CALL_TIMEOUT_SECS}")).args([
-            "call",
-            destination,
-            path,
-            interface,
-            method,
-        ]);
-        if !signature.is_empty() {
-            // `--` keeps negative numbers among the arguments from reading as options.
-            command.args(["--", signature]).args(args);
-        }
+        let timeout = format!("--timeout={CALL_TIMEOUT_SECS}");
+        let command = self.method_call(
+            &[&timeout],
+            [destination, path, interface, method],
+            signature,
+            args,
+        );
         let reply = run(command)?;
         if reply.trim().is_empty() {
             return Ok(Value::Null);
@@ -85,13 +80,30 @@ impl Bus {
         signature: &str,
         args: &[&str],
     ) -> Result<(), String> {
-        let mut command = self.busctl();
-        command
-            .arg("--expect-reply=no")
-            .args(["call", destination, path, interface, method])
-            .args(["--", signature])
-            .args(args);
+        let command = self.method_call(
+            &["--expect-reply=no"],
+            [destination, path, interface, method],
+            signature,
+            args,
+        );
         run(command).map(drop)
+    }
+
+    /// `busctl OPTIONS call DESTINATION PATH INTERFACE METHOD [-- SIGNATURE ARGS...]`.
+    fn method_call(
+        &self,
+        options: &[&str],
+        target: [&str; 4],
+        signature: &str,
+        args: &[&str],
+    ) -> Command {
+        let mut command = self.busctl();
+        command.args(options).arg("call").args(target);
+        if !signature.is_empty() {
+            // `--` keeps negative numbers among the arguments from reading as options.
+            command.args(["--", signature]).args(args);
+        }
+        command
     }
 
     /// The value of a property (its `data`).
