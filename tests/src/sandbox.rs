@@ -16,6 +16,9 @@ use tempfile::TempDir;
 pub const EXAMPLE_ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 /// AWS's public example secret access key.
 pub const EXAMPLE_SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+/// AWS's second public example key pair, for a second identity.
+pub const OTHER_ACCESS_KEY_ID: &str = "AKIAI44QH8DHBEXAMPLE";
+pub const OTHER_SECRET_ACCESS_KEY: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
 /// The example registry host used throughout the tests.
 pub const EXAMPLE_REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 /// The answer docker expects when a helper has nothing for a registry.
@@ -174,7 +177,20 @@ impl Sandbox {
 
     /// A command running the helper in this sandbox (no keys, no endpoint yet).
     pub fn helper(&self) -> Helper {
-        let mut cmd = Command::new(helper_bin());
+        self.helper_under(&[])
+    }
+
+    /// The helper run through `wrapper` (a program and its arguments, such as
+    /// `["faketime", "-f", "+3600s"]`), in this sandbox.
+    pub fn helper_under(&self, wrapper: &[&str]) -> Helper {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(helper_bin());
+                cmd
+            }
+            None => Command::new(helper_bin()),
+        };
         cmd.env_clear().envs(self.base_env());
         Helper { cmd }
     }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use ecr_e2e::fake::KnobsPatch;
 use ecr_e2e::fake_handle::FakeEcr;
 use ecr_e2e::sandbox::{
-    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Helper, Sandbox, helper_bin,
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Helper,
+    OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY, Sandbox, helper_bin,
 };
 use ecr_e2e::system::skip_unless_root;
 
@@ -297,4 +298,95 @@ fn a_wall_clock_change_wakes_the_agent_to_reread_its_deadlines() {
         "nothing was due: {}",
         agent.log()
     );
+}
+
+/// An unbound registry a developer pulls from with their own AWS profile.
+const SHELL_REGISTRY: &str = "210987654321.dkr.ecr.eu-central-1.amazonaws.com";
+
+#[test]
+fn a_profile_exported_only_in_the_shell_is_renewed_by_an_agent_started_without_it() {
+    // `export AWS_PROFILE=work` in the shell; the agent (a systemd user unit) has no such
+    // variable. 20-second tokens answered in 2 s: a `get` that fetched would take 2 s.
+    let fake = FakeEcr::builder()
+        .lifetime_secs(20)
+        .latency_ms(2000)
+        .start()
+        .unwrap();
+    let world = World::start(fake);
+    std::fs::write(
+        world.sandbox.aws_credentials_file(),
+        format!(
+            "[work]\naws_access_key_id = {OTHER_ACCESS_KEY_ID}\naws_secret_access_key = {OTHER_SECRET_ACCESS_KEY}\n"
+        ),
+    )
+    .unwrap();
+    let agent = world.agent();
+    agent.wait_for("refreshed token", 1, Duration::from_secs(15));
+    let shell = || world.helper().env("AWS_PROFILE", "work");
+    shell().get(SHELL_REGISTRY).assert_ok();
+    // Keys that exist only in one shell's environment: the agent cannot renew them and must
+    // leave them to that shell's `get`s, without a word.
+    let env_only = "123456789012.dkr.ecr.ap-south-1.amazonaws.com";
+    world
+        .helper()
+        .envs(Sandbox::example_keys())
+        .get(env_only)
+        .assert_ok();
+
+    let started = Instant::now();
+    let mut slow = Vec::new();
+    let mut gets = 0;
+    while started.elapsed() < Duration::from_secs(45) {
+        let run = shell().get(SHELL_REGISTRY);
+        run.assert_ok();
+        gets += 1;
+        if run.elapsed > Duration::from_millis(500) {
+            slow.push((started.elapsed(), run.elapsed));
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    println!(
+        "{gets} gets, {} slow; the agent renewed {SHELL_REGISTRY} {} times",
+        slow.len(),
+        agent.count(&format!("refreshed token registry={SHELL_REGISTRY}"))
+    );
+    assert!(
+        slow.is_empty(),
+        "gets that waited on AWS (at, took): {slow:?}; agent log:\n{}",
+        agent.log()
+    );
+    assert!(
+        agent.count(&format!("refreshed token registry={SHELL_REGISTRY}")) >= 2,
+        "the agent renews the shell's profile: {}",
+        agent.log()
+    );
+    assert!(
+        world.fake.calls_by(OTHER_ACCESS_KEY_ID).unwrap() >= 3,
+        "with the profile's keys"
+    );
+    assert_eq!(agent.count("refresh failed"), 0, "{}", agent.log());
+    assert!(
+        !agent.log().contains(env_only),
+        "environment-only keys are not the agent's business: {}",
+        agent.log()
+    );
+}
+
+#[test]
+fn tokens_born_without_life_are_retried_with_backoff_not_in_a_loop() {
+    // ECR (or moto) handing out tokens that are already expired.
+    let fake = FakeEcr::builder().lifetime_secs(0).start().unwrap();
+    let world = World::start(fake);
+    let before = world.calls();
+    let agent = world.agent();
+    std::thread::sleep(Duration::from_secs(30));
+    let calls = world.calls() - before;
+    println!("{calls} calls in 30 s of zero-life tokens");
+    // Backoff 5 s, 10 s, 20 s (±20 %): attempts at about 0, 5 and 15 s.
+    assert!(
+        (2..=5).contains(&calls),
+        "{calls} calls in 30 s; agent log:\n{}",
+        agent.log()
+    );
+    assert!(agent.log().contains("no usable life"), "{}", agent.log());
 }

@@ -132,7 +132,7 @@ fn a_corrupt_cache_file_is_replaced_not_fatal() {
     assert_eq!(calls(&fake), 2);
     let repaired: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&entry).unwrap()).expect("rewritten as JSON");
-    assert_eq!(repaired["format"], "docker-credential-ecr/token/v1");
+    assert_eq!(repaired["format"], "docker-credential-ecr/token/v2");
 }
 
 /// Every failure mode of the fake yields one line on stdout naming the registry and the cause.

@@ -100,7 +100,7 @@ fn store_keys(paths: &Paths, request: protocol::StoreRequest) -> Result<(), Fail
         NewSource::KeySet(keys),
         Some(None),
     )
-    .map(|_| ())
+    .map(|outcome| crate::commands::erase_stale_tokens(paths, &outcome))
     .map_err(|e| Failure::error(e.to_string()))
 }
 

@@ -7,6 +7,16 @@
 //! one, never half of either; readers therefore take no lock. A corrupt or foreign file is
 //! treated as absent and replaced by the next write: never a crash, never a wholesale delete.
 //!
+//! # What an entry records
+//!
+//! Each file holds, beside the token, the whole [`TokenScope`] it was fetched for (registry,
+//! endpoints, and every input that selected the identity: never a secret), so that the tray
+//! and the agent can renew exactly that scope whatever their own environment
+//! ([`TokenCache::entries`]), and `remove` can erase the tokens of one key set or profile. It
+//! also records the step-free clock at receipt ([`BootStamp`]): [`TokenCache::load`] returns
+//! the token aged by the larger of the wall clock's and that clock's measure, so a wall clock
+//! stepped back cannot make an expired token look valid.
+//!
 //! This module never talks to AWS and never decides freshness (see [`crate::policy`]).
 
 use std::fs::{self, File};
@@ -16,13 +26,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::clock::Deadline;
+use crate::clock::{BootStamp, Clock, Deadline};
 use crate::private_fs;
 use crate::secret::Secret;
 use crate::source::TokenScope;
 use crate::token::Token;
 
-const RECORD_FORMAT: &str = "docker-credential-ecr/token/v1";
+const RECORD_FORMAT: &str = "docker-credential-ecr/token/v2";
 const LOCK_POLL: Duration = Duration::from_millis(5);
 
 /// Why the cache could not be written or locked.
@@ -71,6 +81,11 @@ impl CacheKey {
         }
     }
 
+    /// The full key (what the entry's file name is a hash of).
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+
     /// The registry host this entry belongs to.
     pub fn host(&self) -> &str {
         &self.host
@@ -82,9 +97,40 @@ impl CacheKey {
 struct Record {
     format: String,
     key: String,
+    scope: TokenScope,
     password: Secret,
     received_at_ms: u64,
     expires_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    received_boot: Option<BootStamp>,
+}
+
+impl Record {
+    /// The token on `clock`'s time: aged by the step-free clock when it says more.
+    fn token(self, clock: &dyn Clock) -> Token {
+        let received_at = from_millis(self.received_at_ms);
+        let life = self
+            .expires_at_ms
+            .saturating_sub(self.received_at_ms)
+            .min(u64::MAX / 2);
+        let token = Token::lasting(self.password, received_at, Duration::from_millis(life));
+        let elapsed = match (&self.received_boot, clock.boot_stamp()) {
+            (Some(then), Some(now)) => now.elapsed_since(then),
+            _ => None,
+        };
+        match elapsed {
+            Some(age) => token.aged_at_least(age, clock.now()),
+            None => token,
+        }
+    }
+}
+
+/// One cache entry as [`TokenCache::entries`] lists it.
+#[derive(Debug, Clone)]
+pub struct CacheEntry {
+    pub key: CacheKey,
+    pub scope: TokenScope,
+    pub token: Token,
 }
 
 /// The token cache rooted at one directory.
@@ -104,45 +150,37 @@ impl TokenCache {
         TokenCache { root: root.into() }
     }
 
-    /// The cached token for `key`, if there is a readable one of ours.
-    pub fn load(&self, key: &CacheKey) -> Option<Token> {
+    /// The cached token for `key`, if there is a readable one of ours, on `clock`'s time.
+    pub fn load(&self, key: &CacheKey, clock: &dyn Clock) -> Option<Token> {
         let path = self.token_path(key);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "token cache file unreadable; ignoring it");
-                return None;
-            }
-        };
-        match serde_json::from_slice::<Record>(&bytes) {
-            Ok(record) if record.format == RECORD_FORMAT && record.key == key.key => Some(Token {
-                password: record.password,
-                received_at: from_millis(record.received_at_ms),
-                expires_at: from_millis(record.expires_at_ms),
-            }),
-            Ok(_) => {
-                tracing::warn!(path = %path.display(), "token cache file belongs to another key or format; it will be replaced");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "token cache file is corrupt; it will be replaced");
-                None
-            }
+        let record = read_record(&path)?;
+        if record.key != key.key {
+            tracing::warn!(path = %path.display(), "token cache file belongs to another key; it will be replaced");
+            return None;
         }
+        Some(record.token(clock))
     }
 
-    /// Writes `token` for `key` atomically (temp file + rename), 0600.
-    pub fn store(&self, key: &CacheKey, token: &Token) -> Result<(), CacheError> {
-        self.ensure_registry_dir(key)?;
+    /// Writes `token` for `scope` atomically (temp file + rename), 0600, with the step-free
+    /// clock's reading now.
+    pub fn store(
+        &self,
+        scope: &TokenScope,
+        token: &Token,
+        clock: &dyn Clock,
+    ) -> Result<(), CacheError> {
+        let key = CacheKey::for_scope(scope);
+        self.ensure_registry_dir(&key)?;
         let record = Record {
             format: RECORD_FORMAT.to_string(),
             key: key.key.clone(),
+            scope: scope.clone(),
             password: token.password.clone(),
             received_at_ms: to_millis(token.received_at),
             expires_at_ms: to_millis(token.expires_at),
+            received_boot: clock.boot_stamp(),
         };
-        let path = self.token_path(key);
+        let path = self.token_path(&key);
         let write_err = |source| CacheError::Write {
             path: path.clone(),
             source,
@@ -150,6 +188,53 @@ impl TokenCache {
         let bytes = serde_json::to_vec(&record).map_err(|e| write_err(e.into()))?;
         private_fs::write_atomically(&path, &bytes).map_err(write_err)?;
         Ok(())
+    }
+
+    /// Every readable entry of ours, on `clock`'s time; files that are corrupt, of another
+    /// format, or whose name does not match their scope are left out.
+    pub fn entries(&self, clock: &dyn Clock) -> Vec<CacheEntry> {
+        let mut entries = Vec::new();
+        for host in self.registries() {
+            let Some(dir) = self.registry_dir(&host) else {
+                continue;
+            };
+            for path in token_files(&dir) {
+                let Some(record) = read_record(&path) else {
+                    continue;
+                };
+                let key = CacheKey::for_scope(&record.scope);
+                if key.key != record.key || self.token_path(&key) != path {
+                    continue;
+                }
+                let scope = record.scope.clone();
+                entries.push(CacheEntry {
+                    key,
+                    scope,
+                    token: record.token(clock),
+                });
+            }
+        }
+        entries
+    }
+
+    /// Forgets every cached token whose scope `forget` picks; returns how many.
+    pub fn erase_where(
+        &self,
+        clock: &dyn Clock,
+        forget: impl Fn(&TokenScope) -> bool,
+    ) -> Result<usize, CacheError> {
+        let mut removed = 0;
+        for entry in self.entries(clock) {
+            if forget(&entry.scope) {
+                let path = self.token_path(&entry.key);
+                match fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(CacheError::Remove { path, source }),
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Waits for the exclusive lock of `key` until `deadline`; `Ok(None)` when it passed first.
@@ -260,6 +345,40 @@ impl TokenCache {
     }
 }
 
+/// The record in `path`, if it is a readable one of this format.
+fn read_record(path: &Path) -> Option<Record> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "token cache file unreadable; ignoring it");
+            return None;
+        }
+    };
+    match serde_json::from_slice::<Record>(&bytes) {
+        Ok(record) if record.format == RECORD_FORMAT => Some(record),
+        Ok(_) => {
+            tracing::warn!(path = %path.display(), "token cache file of another format; it will be replaced");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "token cache file is corrupt (or of an older format); it will be replaced");
+            None
+        }
+    }
+}
+
+fn token_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect()
+}
+
 fn has_token_file(dir: &Path) -> bool {
     fs::read_dir(dir).is_ok_and(|entries| {
         entries
@@ -278,12 +397,15 @@ fn create_private_dir(dir: &Path) -> Result<(), CacheError> {
 
 fn to_millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
+/// A stored time; one beyond what the platform can represent reads as the epoch (a dead token).
 fn from_millis(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 #[cfg(test)]
@@ -292,8 +414,32 @@ mod tests {
     use crate::registry::Registry;
     use crate::source::TokenScope;
 
+    /// A wall clock standing still, with a step-free clock when `boot` is set.
+    struct TestClock {
+        now: SystemTime,
+        boot: Option<BootStamp>,
+    }
+
+    impl Clock for TestClock {
+        fn now(&self) -> SystemTime {
+            self.now
+        }
+        fn boot_stamp(&self) -> Option<BootStamp> {
+            self.boot.clone()
+        }
+    }
+
+    const CLOCK: TestClock = TestClock {
+        now: UNIX_EPOCH,
+        boot: None,
+    };
+
+    fn scope(host: &str) -> TokenScope {
+        TokenScope::from(Registry::parse(host).unwrap(), &|_| None)
+    }
+
     fn key(host: &str) -> CacheKey {
-        CacheKey::for_scope(&TokenScope::from(Registry::parse(host).unwrap(), &|_| None))
+        CacheKey::for_scope(&scope(host))
     }
 
     fn token(pw: &str) -> Token {
@@ -311,11 +457,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = TokenCache::new(dir.path().join("cache/tokens"));
         let k = key(HOST);
-        assert_eq!(cache.load(&k), None);
-        cache.store(&k, &token("one")).unwrap();
-        assert_eq!(cache.load(&k), Some(token("one")));
-        cache.store(&k, &token("two")).unwrap();
-        assert_eq!(cache.load(&k), Some(token("two")));
+        assert_eq!(cache.load(&k, &CLOCK), None);
+        cache.store(&scope(HOST), &token("one"), &CLOCK).unwrap();
+        assert_eq!(cache.load(&k, &CLOCK), Some(token("one")));
+        cache.store(&scope(HOST), &token("two"), &CLOCK).unwrap();
+        assert_eq!(cache.load(&k, &CLOCK), Some(token("two")));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -337,7 +483,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = TokenCache::new(dir.path());
         let k = key(HOST);
-        cache.store(&k, &token("one")).unwrap();
+        cache.store(&scope(HOST), &token("one"), &CLOCK).unwrap();
         let path = cache.token_path(&k);
         for junk in [
             &b"{not json"[..],
@@ -346,15 +492,21 @@ mod tests {
             br#"{"format":"other"}"#,
         ] {
             fs::write(&path, junk).unwrap();
-            assert_eq!(cache.load(&k), None);
+            assert_eq!(cache.load(&k, &CLOCK), None);
         }
         // A valid record written for another key (e.g. copied by hand) is not served.
         let other = key("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
-        cache.store(&other, &token("other")).unwrap();
+        cache
+            .store(
+                &scope("123456789012.dkr.ecr.eu-west-1.amazonaws.com"),
+                &token("other"),
+                &CLOCK,
+            )
+            .unwrap();
         fs::copy(cache.token_path(&other), &path).unwrap();
-        assert_eq!(cache.load(&k), None);
-        cache.store(&k, &token("fresh")).unwrap();
-        assert_eq!(cache.load(&k), Some(token("fresh")));
+        assert_eq!(cache.load(&k, &CLOCK), None);
+        cache.store(&scope(HOST), &token("fresh"), &CLOCK).unwrap();
+        assert_eq!(cache.load(&k, &CLOCK), Some(token("fresh")));
     }
 
     #[test]
@@ -363,15 +515,82 @@ mod tests {
         let cache = TokenCache::new(dir.path());
         let a = key(HOST);
         let b = key("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
-        cache.store(&a, &token("a")).unwrap();
-        cache.store(&b, &token("b")).unwrap();
+        cache.store(&scope(HOST), &token("a"), &CLOCK).unwrap();
+        cache
+            .store(
+                &scope("123456789012.dkr.ecr.eu-west-1.amazonaws.com"),
+                &token("b"),
+                &CLOCK,
+            )
+            .unwrap();
         assert_eq!(cache.registries().len(), 2);
         assert_eq!(cache.erase_registry(HOST).unwrap(), 1);
-        assert_eq!(cache.load(&a), None);
-        assert_eq!(cache.load(&b), Some(token("b")));
+        assert_eq!(cache.load(&a, &CLOCK), None);
+        assert_eq!(cache.load(&b, &CLOCK), Some(token("b")));
         assert_eq!(cache.erase_registry(HOST).unwrap(), 0);
         assert_eq!(cache.erase_registry("never.seen").unwrap(), 0);
         assert_eq!(cache.registries(), vec![b.host().to_string()]);
+    }
+
+    #[test]
+    fn entries_record_their_scope_and_erase_where_picks_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path());
+        let profile = TokenScope::from(Registry::parse(HOST).unwrap(), &|name| {
+            (name == "AWS_PROFILE").then(|| "work".to_string())
+        });
+        cache
+            .store(&scope(HOST), &token("default"), &CLOCK)
+            .unwrap();
+        cache.store(&profile, &token("work"), &CLOCK).unwrap();
+        let mut listed: Vec<(TokenScope, String)> = cache
+            .entries(&CLOCK)
+            .into_iter()
+            .map(|e| (e.scope, e.token.password.expose().to_string()))
+            .collect();
+        listed.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(
+            listed,
+            vec![
+                (scope(HOST), "default".into()),
+                (profile.clone(), "work".into())
+            ]
+        );
+        let is_work = |s: &TokenScope| s == &profile;
+        assert_eq!(cache.erase_where(&CLOCK, is_work).unwrap(), 1);
+        assert_eq!(cache.load(&CacheKey::for_scope(&profile), &CLOCK), None);
+        assert_eq!(cache.load(&key(HOST), &CLOCK), Some(token("default")));
+    }
+
+    #[test]
+    fn a_wall_clock_stepped_back_does_not_make_a_token_younger() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path());
+        let boot = |ms: u64, id: &str| {
+            Some(BootStamp {
+                boot_id: id.into(),
+                since_boot_ms: ms,
+            })
+        };
+        let received = TestClock {
+            now: from_millis(1_000_000),
+            boot: boot(50_000, "a"),
+        };
+        cache.store(&scope(HOST), &token("t"), &received).unwrap();
+        // 600 s later by the step-free clock, but the wall clock was set back to the receipt.
+        let stepped = TestClock {
+            now: from_millis(1_000_000),
+            boot: boot(650_000, "a"),
+        };
+        let aged = cache.load(&key(HOST), &stepped).unwrap();
+        assert_eq!(aged.received_at, from_millis(400_000));
+        assert_eq!(aged.expires_at, from_millis(1_400_000));
+        // After a reboot the old reading means nothing: the wall clock alone counts.
+        let rebooted = TestClock {
+            now: from_millis(1_000_000),
+            boot: boot(10, "b"),
+        };
+        assert_eq!(cache.load(&key(HOST), &rebooted), Some(token("t")));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod autostart;
 pub mod aws;
 pub mod bindings;
 pub mod cache;
+pub mod chain_inputs;
 pub mod client_config;
 pub mod clock;
 pub mod config;

@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::aws::{SdkTokenSource, SecretKeys};
 use crate::bindings::{Binding, BoundSource, RegistryMatch};
-use crate::clock::Deadline;
+use crate::cache::{CacheError, TokenCache};
+use crate::clock::{Deadline, SystemClock};
 use crate::config::{ConfigError, ConfigFile, KeySetConfig, RoleConfig, SecretLocation};
 use crate::fetch::{FetchError, TokenSource};
 use crate::key_store::{InMemorySecret, KeySetSecrets};
@@ -60,12 +61,15 @@ pub enum AddError {
 /// What `add` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddOutcome {
-    /// The registry (or pattern) now bound.
+    /// The registry (or pattern) now bound, and to what.
     pub registry: RegistryMatch,
+    pub bound: BoundSource,
     /// An earlier binding of the same registry that was replaced.
     pub replaced_binding: Option<BoundSource>,
     /// Whether an existing key set's keys were replaced (rotation).
     pub rotated_key_set: bool,
+    /// Key sets whose secrets were deleted because the re-bound registry was their last use.
+    pub deleted_key_sets: Vec<String>,
     /// Whether the keys were verified.
     pub verified: bool,
 }
@@ -179,9 +183,17 @@ pub fn add(
             registry: registry.clone(),
             source: bound.clone(),
         });
-        Ok::<_, std::convert::Infallible>((replaced, rotated))
+        // Re-bound to other keys: the previous key set goes once nothing uses it.
+        let orphaned = match &replaced {
+            Some(BoundSource::KeySet(old)) if !c.key_set_in_use(old) => c
+                .key_sets
+                .remove(old)
+                .map(|k| (old.clone(), k.secret_location)),
+            _ => None,
+        };
+        Ok::<_, std::convert::Infallible>((replaced, rotated, orphaned))
     });
-    let (replaced_binding, rotated_key_set) = match saved {
+    let (replaced_binding, rotated_key_set, orphaned) = match saved {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(never)) => match never {},
         Err(e) => {
@@ -189,10 +201,21 @@ pub fn add(
             return Err(e.into());
         }
     };
+    let mut deleted_key_sets = Vec::new();
+    if let Some((name, location)) = orphaned {
+        match secrets.delete(&name, location) {
+            Ok(_) => deleted_key_sets.push(name),
+            Err(e) => {
+                tracing::warn!(key_set = %name, error = %e, "the key set is no longer used, but its secret could not be deleted")
+            }
+        }
+    }
     Ok(AddOutcome {
         registry,
+        bound,
         replaced_binding,
         rotated_key_set,
+        deleted_key_sets,
         verified: verify.is_some(),
     })
 }
@@ -233,7 +256,7 @@ pub fn verify_source(
             Box::new(InMemorySecret(keys.secret.clone())),
         ),
         NewSource::Profile(name) => (
-            CredentialSource::Profile(name.clone()),
+            CredentialSource::profile_from(name, &env),
             Box::new(crate::aws::NoSecretKeys),
         ),
         NewSource::DefaultChain => (
@@ -344,6 +367,57 @@ pub fn remove(
         removed_bindings,
         deleted_key_sets,
     })
+}
+
+impl AddOutcome {
+    /// Erases the cached tokens this change made stale: the replaced binding's, and every token
+    /// of a key set that was deleted or given new keys. Returns how many.
+    pub fn erase_stale_tokens(&self, cache: &TokenCache) -> Result<usize, CacheError> {
+        let replaced: Vec<Binding> = self
+            .replaced_binding
+            .iter()
+            .filter(|old| **old != self.bound)
+            .map(|old| Binding {
+                registry: self.registry.clone(),
+                source: old.clone(),
+            })
+            .collect();
+        let mut forgotten = self.deleted_key_sets.clone();
+        if let (true, BoundSource::KeySet(name)) = (self.rotated_key_set, &self.bound) {
+            forgotten.push(name.clone());
+        }
+        erase_tokens(cache, &replaced, &forgotten)
+    }
+}
+
+/// Erases the cached tokens that no binding can use any more: those fetched for `removed`
+/// bindings (on any host they matched, with their source), and every token of the key sets
+/// named in `forgotten_key_sets` (deleted, or given new keys). Returns how many.
+pub fn erase_tokens(
+    cache: &TokenCache,
+    removed: &[Binding],
+    forgotten_key_sets: &[String],
+) -> Result<usize, CacheError> {
+    cache.erase_where(&SystemClock, |scope| {
+        let of_key_set = scope
+            .source
+            .key_set_name()
+            .is_some_and(|name| forgotten_key_sets.iter().any(|n| n == name));
+        of_key_set
+            || removed.iter().any(|b| {
+                b.registry.matches(&scope.registry) && fetched_with(&b.source, &scope.source)
+            })
+    })
+}
+
+/// Whether a token fetched with `fetched` came from the bound `source`.
+fn fetched_with(source: &BoundSource, fetched: &CredentialSource) -> bool {
+    match (source, fetched) {
+        (BoundSource::KeySet(name), CredentialSource::KeySet { name: n, .. }) => name == n,
+        (BoundSource::Profile(name), CredentialSource::Profile { name: n, .. }) => name == n,
+        (BoundSource::DefaultChain, CredentialSource::DefaultChain(_)) => true,
+        _ => false,
+    }
 }
 
 fn now_secs() -> u64 {

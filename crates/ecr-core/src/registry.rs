@@ -11,11 +11,14 @@
 //!   scheme, userinfo, path, query or fragment; surrounding whitespace, upper-case
 //!   letters and one trailing dot are accepted.
 //! * Recognising every ECR host form in every partition:
-//!   * private: `<account>.dkr.ecr.<region>.<suffix>`;
+//!   * private: `<account>.dkr.ecr.<region>.<suffix>`, also spelled `dkr-ecr`;
 //!   * private FIPS: `<account>.dkr.ecr-fips.<region>.<suffix>` and
 //!     `<account>.dkr-ecr-fips.<region>.<suffix>`;
-//!   * private dual-stack: `<account>.dkr-ecr.<region>.on.aws` (and
-//!     `on.amazonwebservices.com.cn` in China), with `dkr-ecr-fips` for FIPS;
+//!   * private dual-stack: any of these under `on.aws` (and `on.amazonwebservices.com.cn` in
+//!     China), usually `<account>.dkr-ecr.<region>.on.aws`;
+//!
+//!   which is every form the Go helper (`dkr[.-]ecr(-fips)?`) and the kubelet's ECR provider
+//!   accept;
 //!   * public: exactly `public.ecr.aws` or `ecr-public.aws.com`.
 //! * Checking that the region belongs to the partition of the DNS suffix, using
 //!   the region patterns of the AWS SDK's `partitions.json`, so that
@@ -86,8 +89,10 @@ const SUFFIXES: &[(&str, Endpoint, &[Partition])] = &[
     ),
 ];
 
-/// An Amazon ECR registry, private or public, recognised from a server address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An Amazon ECR registry, private or public, recognised from a server address. Serialized as
+/// its canonical host (and parsed again when read back).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Registry {
     /// A private registry: one AWS account in one region.
     Private(PrivateRegistry),
@@ -234,6 +239,20 @@ impl FromStr for Registry {
     }
 }
 
+impl TryFrom<String> for Registry {
+    type Error = NotEcr;
+
+    fn try_from(host: String) -> Result<Registry, NotEcr> {
+        Registry::parse(&host)
+    }
+}
+
+impl From<Registry> for String {
+    fn from(registry: Registry) -> String {
+        registry.host().to_string()
+    }
+}
+
 impl fmt::Display for Registry {
     /// Writes the canonical host.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -292,10 +311,11 @@ impl PrivateRegistry {
         let Some((account_id, service)) = account_and_service.split_once('.') else {
             return Err(NotEcr::host(host));
         };
-        let fips = match (endpoint, service) {
-            (Endpoint::Standard, "dkr.ecr") | (Endpoint::DualStack, "dkr-ecr") => false,
-            (Endpoint::Standard, "dkr.ecr-fips" | "dkr-ecr-fips")
-            | (Endpoint::DualStack, "dkr-ecr-fips") => true,
+        // `dkr.ecr` and `dkr-ecr`, each with an optional `-fips`, under every suffix: what
+        // the Go helper and the kubelet's ECR provider accept (`dkr[.-]ecr(-fips)?`).
+        let fips = match service {
+            "dkr.ecr" | "dkr-ecr" => false,
+            "dkr.ecr-fips" | "dkr-ecr-fips" => true,
             _ => return Err(NotEcr::host(host)),
         };
         if !is_account_id(account_id) {
@@ -588,6 +608,14 @@ mod tests {
         private("123456789012.dkr-ecr.us-gov-west-1.on.aws", "123456789012.dkr-ecr.us-gov-west-1.on.aws", ACCT, "us-gov-west-1", AwsUsGov, STD, DUAL),
         private("123456789012.dkr-ecr-fips.us-gov-east-1.on.aws", "123456789012.dkr-ecr-fips.us-gov-east-1.on.aws", ACCT, "us-gov-east-1", AwsUsGov, FIPS, DUAL),
         private("123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn", "123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn", ACCT, "cn-north-1", AwsCn, STD, DUAL),
+        // Either spelling of the service under every suffix, as the Go helper's
+        // `dkr[.-]ecr(-fips)?` accepts; the suffix decides dual-stack.
+        private("210987654321.dkr.ecr.cn-north-1.on.amazonwebservices.com.cn", "210987654321.dkr.ecr.cn-north-1.on.amazonwebservices.com.cn", "210987654321", "cn-north-1", AwsCn, STD, DUAL),
+        private("123456789012.dkr.ecr.us-east-1.on.aws", "123456789012.dkr.ecr.us-east-1.on.aws", ACCT, "us-east-1", Aws, STD, DUAL),
+        private("123456789012.dkr.ecr-fips.us-east-1.on.aws", "123456789012.dkr.ecr-fips.us-east-1.on.aws", ACCT, "us-east-1", Aws, FIPS, DUAL),
+        private("123456789012.dkr-ecr.us-west-2.amazonaws.com", "123456789012.dkr-ecr.us-west-2.amazonaws.com", ACCT, "us-west-2", Aws, STD, V4),
+        private("210987654321.dkr-ecr.cn-north-1.amazonaws.com.cn", "210987654321.dkr-ecr.cn-north-1.amazonaws.com.cn", "210987654321", "cn-north-1", AwsCn, STD, V4),
+        private("123456789012.dkr-ecr.us-iso-east-1.c2s.ic.gov", "123456789012.dkr-ecr.us-iso-east-1.c2s.ic.gov", ACCT, "us-iso-east-1", AwsIso, STD, V4),
         // Public.
         public("public.ecr.aws", "public.ecr.aws"),
         public("ecr-public.aws.com", "ecr-public.aws.com"),
@@ -676,8 +704,6 @@ mod tests {
         "123456789012.dkr.ecr-public.us-east-1.amazonaws.com",
         "123456789012.dkr.ecr.dkr.ecr.us-east-1.amazonaws.com",
         "123456789012.dkr.ecr.on.aws",
-        "123456789012.dkr.ecr.us-east-1.on.aws",
-        "123456789012.dkr.ecr-fips.us-east-1.on.aws",
         // Regions outside the suffix's partition, or not regions at all.
         "123456789012.dkr.ecr.cn-north-1.amazonaws.com",
         "123456789012.dkr.ecr.us-east-1.amazonaws.com.cn",

@@ -13,7 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::aws::SdkTokenSource;
-use crate::cache::{CacheError, CacheKey, TokenCache};
+use crate::cache::{CacheEntry, CacheError, CacheKey, TokenCache};
 use crate::clock::{Clock, Deadline, SystemClock};
 use crate::config::{ConfigError, ConfigFile, ProductConfig};
 use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
@@ -183,7 +183,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
 
         let scope = self.scope(registry.clone()).map_err(GetError::Binding)?;
         let key = CacheKey::for_scope(&scope);
-        if let Some(cached) = self.cache.load(&key) {
+        if let Some(cached) = self.cache.load(&key, &self.clock) {
             match self.policy.assess(&cached, self.clock.now()) {
                 Freshness::Fresh => return Ok(answer(cached)),
                 Freshness::DueForRefresh => {
@@ -213,19 +213,67 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     ) -> Result<Renewal, GetError> {
         let registry = Registry::parse(server_address).map_err(GetError::NotEcr)?;
         let scope = self.scope(registry).map_err(GetError::Binding)?;
-        let key = CacheKey::for_scope(&scope);
+        self.renew_scope(&scope, when, deadline)
+    }
+
+    /// Renews the token of `scope` exactly (its recorded endpoints and identity inputs, not this
+    /// process's environment), as [`CredentialService::renew`] does. A token that arrives with
+    /// no life left is a failure here: a refresher that took it for a renewal would fetch again
+    /// at once, forever.
+    pub fn renew_scope(
+        &self,
+        scope: &TokenScope,
+        when: Renew,
+        deadline: Deadline,
+    ) -> Result<Renewal, GetError> {
+        let key = CacheKey::for_scope(scope);
         let cache_use = match when {
             Renew::Now => CacheUse::Bypass,
             Renew::WhenHalfSpent => CacheUse::UnlessRenewed,
         };
-        self.fetch_under_lock(&scope, &key, deadline, cache_use)
+        let renewal = self.fetch_under_lock(scope, &key, deadline, cache_use)?;
+        let now = self.clock.now();
+        let token = renewal.token();
+        if self.policy.assess(token, now) == Freshness::Unusable
+            || RefreshPolicy::renewal_due(token) <= now
+        {
+            return Err(GetError::Fetch {
+                registry: Box::new(scope.registry.clone()),
+                error: FetchError::new(
+                    FetchErrorKind::BadResponse,
+                    format!(
+                        "ECR issued a token with no usable life left ({} s by its own clock); the server or this machine's clock is wrong",
+                        token.lifetime().as_secs()
+                    ),
+                ),
+            });
+        }
+        Ok(renewal)
+    }
+
+    /// Every cached token with the scope it records (the refresher renews from these).
+    pub fn cache_entries(&self) -> Vec<CacheEntry> {
+        self.cache.entries(&self.clock)
+    }
+
+    /// The token cache this service reads and writes.
+    pub fn cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
+    /// The clock this service measures tokens with.
+    pub fn clock(&self) -> &C {
+        &self.clock
     }
 
     /// The cached token of `registry` for the scope a `get` would use now, if any.
     pub fn cached(&self, registry: &Registry) -> Result<Option<(TokenScope, Token)>, GetError> {
         let scope = self.scope(registry.clone()).map_err(GetError::Binding)?;
         let key = CacheKey::for_scope(&scope);
-        Ok(self.cache.load(&key).map(|token| (scope, token)))
+        Ok(self
+            .cache
+            .load(&key, &self.clock)
+            .map(|token| (scope, token)))
     }
 
     /// The refresh policy in force.
@@ -248,8 +296,8 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             return Err(StoreError::EmptySecret);
         }
         let token = Token::from_login_password(secret, self.clock.now());
-        let key = CacheKey::for_scope(&TokenScope::stored(registry));
-        self.cache.store(&key, &token)?;
+        self.cache
+            .store(&TokenScope::stored(registry), &token, &self.clock)?;
         Ok(())
     }
 
@@ -270,7 +318,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     /// served before any other and cannot be renewed.
     pub fn login_token(&self, registry: &Registry) -> Option<Token> {
         let key = CacheKey::for_scope(&TokenScope::stored(registry.clone()));
-        let token = self.cache.load(&key)?;
+        let token = self.cache.load(&key, &self.clock)?;
         match self.policy.assess(&token, self.clock.now()) {
             Freshness::Unusable => None,
             Freshness::Fresh | Freshness::DueForRefresh => Some(token),
@@ -297,14 +345,14 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                 return cached;
             }
         };
-        if let Some(newer) = self.cache.load(key)
+        if let Some(newer) = self.cache.load(key, &self.clock)
             && self.policy.assess(&newer, self.clock.now()) == Freshness::Fresh
         {
             return newer;
         }
         let result = self.fetch(scope, deadline.capped(REFRESH_BUDGET));
         let token = match result {
-            Ok(fetched) => match self.accept(scope, key, fetched).0 {
+            Ok(fetched) => match self.accept(scope, fetched).0 {
                 Accepted::Cached(token) => token,
                 Accepted::UseOnce(_) => cached,
             },
@@ -339,7 +387,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             }
         };
         // Whoever held the lock may have just fetched what we need.
-        if let Some(cached) = self.cache.load(key) {
+        if let Some(cached) = self.cache.load(key, &self.clock) {
             let now = self.clock.now();
             let keep = match cache_use {
                 CacheUse::Recheck => self.policy.assess(&cached, now) != Freshness::Unusable,
@@ -360,7 +408,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                 }
             }
         })?;
-        let (accepted, clock_skew) = self.accept(scope, key, fetched);
+        let (accepted, clock_skew) = self.accept(scope, fetched);
         let token = match accepted {
             Accepted::Cached(token) | Accepted::UseOnce(token) => token,
         };
@@ -370,12 +418,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
 
     /// Puts a fetched token on the local clock, reports skew, and caches it unless it arrived
     /// with no life left (then it is served once and never cached).
-    fn accept(
-        &self,
-        scope: &TokenScope,
-        key: &CacheKey,
-        fetched: FetchedToken,
-    ) -> (Accepted, Option<ClockSkew>) {
+    fn accept(&self, scope: &TokenScope, fetched: FetchedToken) -> (Accepted, Option<ClockSkew>) {
         let clock_skew = ClockSkew::of(&fetched);
         if let Some(skew) = clock_skew {
             tracing::warn!(
@@ -384,10 +427,10 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                 "clock skew: {skew}; token lifetimes are measured on AWS's clock"
             );
         }
-        (self.accept_token(scope, key, fetched), clock_skew)
+        (self.accept_token(scope, fetched), clock_skew)
     }
 
-    fn accept_token(&self, scope: &TokenScope, key: &CacheKey, fetched: FetchedToken) -> Accepted {
+    fn accept_token(&self, scope: &TokenScope, fetched: FetchedToken) -> Accepted {
         // An assumed role's credentials bound the token's use as well.
         let expires_at_server = match fetched.credentials_expire_at {
             Some(credentials_expire) => fetched.expires_at_server.min(credentials_expire),
@@ -407,7 +450,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             );
             return Accepted::UseOnce(token);
         }
-        if let Err(e) = self.cache.store(key, &token) {
+        if let Err(e) = self.cache.store(scope, &token, &self.clock) {
             tracing::warn!(registry = %scope.registry, error = %e, "cannot cache the token; serving it uncached");
         }
         Accepted::Cached(token)

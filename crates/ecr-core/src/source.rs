@@ -2,32 +2,30 @@
 //! bindings and the environment alone.
 //!
 //! This runs on every `get`, warm or cold, so it must never load the AWS SDK's configuration
-//! nor touch the keychain: it reads the already-loaded product config and a handful of
-//! environment variables. What it returns names a cache entry ([`TokenScope`]); the
-//! credentials themselves are resolved later, and only on a miss.
+//! nor touch the keychain: it reads the already-loaded product config, a handful of
+//! environment variables and the digests of the AWS shared files ([`crate::chain_inputs`]).
+//! What it returns names a cache entry ([`TokenScope`]) and is recorded in it; the credentials
+//! themselves are resolved later, and only on a miss, from exactly those inputs.
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::bindings::BoundSource;
+use crate::chain_inputs::{ChainInputs, SharedFiles};
 use crate::config::{ProductConfig, RoleConfig, SecretLocation};
 use crate::registry::Registry;
 
-/// Environment variables that select the default chain's identity.
-const PROFILE_VARS: [&str; 2] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
-const ACCESS_KEY_VAR: &str = "AWS_ACCESS_KEY_ID";
-
 /// Where the credentials behind a token come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CredentialSource {
     /// The standard AWS chain (environment, shared files with `AWS_PROFILE`, SSO,
-    /// `credential_process`, web identity, container and instance metadata), as selected by the
-    /// profile and access key id set in the environment.
-    DefaultChain {
-        profile: Option<String>,
-        access_key_id: Option<String>,
-    },
-    /// A named profile of the AWS config files (bound to the registry).
-    Profile(String),
+    /// `credential_process`, web identity, container and instance metadata), with the inputs
+    /// that select its identity.
+    DefaultChain(ChainInputs),
+    /// A named profile of the AWS shared files (bound to the registry), and those files.
+    Profile { name: String, files: SharedFiles },
     /// A key set of this product: its access key id, where its secret is kept, and the role it
     /// assumes, if any.
     KeySet {
@@ -43,39 +41,14 @@ pub enum CredentialSource {
 impl CredentialSource {
     /// The default chain as `env` selects it.
     pub fn default_chain_from(env: &dyn Fn(&str) -> Option<String>) -> CredentialSource {
-        let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        CredentialSource::DefaultChain {
-            profile: PROFILE_VARS.iter().find_map(|name| non_empty(name)),
-            access_key_id: non_empty(ACCESS_KEY_VAR),
-        }
+        CredentialSource::DefaultChain(ChainInputs::from_env(env))
     }
 
-    /// A stable description, part of the cache key. Holds no secret (an access key id is an
-    /// identifier, not a secret).
-    fn key_part(&self) -> String {
-        match self {
-            CredentialSource::DefaultChain {
-                profile,
-                access_key_id,
-            } => format!(
-                "default-chain;profile={};key={}",
-                profile.as_deref().unwrap_or(""),
-                access_key_id.as_deref().unwrap_or("")
-            ),
-            CredentialSource::Profile(name) => format!("profile;name={name}"),
-            CredentialSource::KeySet {
-                name,
-                access_key_id,
-                role,
-                ..
-            } => format!(
-                "key-set;name={name};key={access_key_id};role={};external-id={}",
-                role.as_ref().map_or("", |r| r.arn.as_str()),
-                role.as_ref()
-                    .and_then(|r| r.external_id.as_deref())
-                    .unwrap_or("")
-            ),
-            CredentialSource::Stored => "stored".to_string(),
+    /// Profile `name` of the shared files `env` names.
+    pub fn profile_from(name: &str, env: &dyn Fn(&str) -> Option<String>) -> CredentialSource {
+        CredentialSource::Profile {
+            name: name.to_string(),
+            files: SharedFiles::from_env(env),
         }
     }
 
@@ -86,27 +59,51 @@ impl CredentialSource {
             _ => None,
         }
     }
+
+    /// The AWS profile whose settings (such as `ca_bundle`) apply, and the files it is in.
+    pub fn profile(&self) -> Option<(&str, &SharedFiles)> {
+        match self {
+            CredentialSource::DefaultChain(inputs) => Some((inputs.profile_name(), &inputs.files)),
+            CredentialSource::Profile { name, files } => Some((name, files)),
+            CredentialSource::KeySet { .. } | CredentialSource::Stored => None,
+        }
+    }
+
+    /// The same source with the digests of what its shared files hold now.
+    fn reread(&self) -> CredentialSource {
+        match self {
+            CredentialSource::DefaultChain(inputs) => {
+                CredentialSource::DefaultChain(inputs.reread())
+            }
+            CredentialSource::Profile { name, files } => CredentialSource::Profile {
+                name: name.clone(),
+                files: files.reread(),
+            },
+            other => other.clone(),
+        }
+    }
 }
 
 impl fmt::Display for CredentialSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CredentialSource::DefaultChain {
+            CredentialSource::DefaultChain(ChainInputs {
                 profile: Some(p), ..
-            } => write!(f, "AWS profile {p}"),
-            CredentialSource::DefaultChain { .. } => {
-                f.write_str("the default AWS credential chain")
-            }
-            CredentialSource::Profile(name) => write!(f, "AWS profile {name}"),
+            }) => write!(f, "AWS profile {p}"),
+            CredentialSource::DefaultChain(_) => f.write_str("the default AWS credential chain"),
+            CredentialSource::Profile { name, .. } => write!(f, "AWS profile {name}"),
             CredentialSource::KeySet { name, .. } => write!(f, "key set {name}"),
             CredentialSource::Stored => f.write_str("a token stored by docker login"),
         }
     }
 }
 
-/// Everything that distinguishes one cached token from another: the registry, the API endpoint
-/// it came from, and the identity that fetched it. Never the access key id alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything that distinguishes one cached token from another: the registry, the API
+/// endpoints it came from, and every input that selected the identity that fetched it. The
+/// cache key is all of it ([`TokenScope::key`]), and each cache entry records it, so that a
+/// process with another environment can renew the entry exactly (never a secret: see
+/// [`crate::chain_inputs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenScope {
     pub registry: Registry,
     pub endpoint: Option<String>,
@@ -166,18 +163,12 @@ impl TokenScope {
             None | Some((BoundSource::DefaultChain, _)) => {
                 CredentialSource::default_chain_from(env)
             }
-            Some((BoundSource::Profile(name), _)) => CredentialSource::Profile(name.clone()),
+            Some((BoundSource::Profile(name), _)) => CredentialSource::profile_from(name, env),
             Some((BoundSource::KeySet(name), matched)) => {
-                let key_set = config.key_sets.get(name).ok_or_else(|| UnknownKeySet {
+                key_set_source(config, name).ok_or_else(|| UnknownKeySet {
                     registry: matched.to_string(),
                     key_set: name.clone(),
-                })?;
-                CredentialSource::KeySet {
-                    name: name.clone(),
-                    access_key_id: key_set.access_key_id.clone(),
-                    secret_location: key_set.secret_location,
-                    role: key_set.role.clone(),
-                }
+                })?
             }
         };
         Ok(Self::for_source(registry, source, env))
@@ -193,16 +184,59 @@ impl TokenScope {
         }
     }
 
-    /// The full, human-readable cache key (hashed into a file name by the cache).
+    /// The full cache key: every field of the scope (hashed into a file name by the cache).
     pub fn key(&self) -> String {
-        format!(
-            "v1;registry={};endpoint={};sts={};source={}",
-            self.registry.cache_id(),
-            self.endpoint.as_deref().unwrap_or(""),
-            self.sts_endpoint.as_deref().unwrap_or(""),
-            self.source.key_part()
-        )
+        let scope = serde_json::to_string(self).unwrap_or_default();
+        format!("v2;{scope}")
     }
+
+    /// Whether a process other than the one that fetched this scope's token (the tray, the
+    /// agent) can renew it from what the scope records: not for keys or tokens that exist only
+    /// in that process's environment, nor for tokens from `docker login`.
+    pub fn renewable_elsewhere(&self) -> bool {
+        match &self.source {
+            CredentialSource::DefaultChain(inputs) => !inputs.needs_its_own_environment(),
+            CredentialSource::Profile { .. } | CredentialSource::KeySet { .. } => true,
+            CredentialSource::Stored => false,
+        }
+    }
+
+    /// Whether `config` still gives this scope's registry this scope's source: a `get` could
+    /// use its token. A key set must still have the same keys and role; the registry must still
+    /// be bound to the same profile, or to the default chain (or to nothing).
+    pub fn is_current_under(&self, config: &ProductConfig) -> bool {
+        let bound = config.binding_for(&self.registry).map(|b| &b.source);
+        match (&self.source, bound) {
+            (CredentialSource::DefaultChain(_), None | Some(BoundSource::DefaultChain)) => true,
+            (CredentialSource::Profile { name, .. }, Some(BoundSource::Profile(bound))) => {
+                name == bound
+            }
+            (CredentialSource::KeySet { name, .. }, Some(BoundSource::KeySet(bound))) => {
+                name == bound && key_set_source(config, name).as_ref() == Some(&self.source)
+            }
+            _ => false,
+        }
+    }
+
+    /// The same scope with the digests of what its shared files hold now: the scope a `get`
+    /// with the recorded inputs would use now.
+    pub fn reread(&self) -> TokenScope {
+        TokenScope {
+            source: self.source.reread(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The source of key set `name` as `config` describes it.
+fn key_set_source(config: &ProductConfig, name: &str) -> Option<CredentialSource> {
+    let key_set = config.key_sets.get(name)?;
+    Some(CredentialSource::KeySet {
+        name: name.to_string(),
+        access_key_id: key_set.access_key_id.clone(),
+        secret_location: key_set.secret_location,
+        role: key_set.role.clone(),
+    })
 }
 
 /// The endpoint URL the SDK will use for this registry's API, from the service-specific
@@ -237,7 +271,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -255,18 +289,15 @@ mod tests {
             ("AWS_PROFILE", "vendor"),
             ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
         ]);
+        let CredentialSource::DefaultChain(inputs) = CredentialSource::default_chain_from(&env)
+        else {
+            panic!("default chain");
+        };
+        assert_eq!(inputs.profile.as_deref(), Some("vendor"));
         assert_eq!(
-            CredentialSource::default_chain_from(&env),
-            CredentialSource::DefaultChain {
-                profile: Some("vendor".into()),
-                access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into())
-            }
+            inputs.access_key_id.as_deref(),
+            Some("AKIAIOSFODNN7EXAMPLE")
         );
-        let fallback = env_of(&[("AWS_DEFAULT_PROFILE", "old"), ("AWS_PROFILE", " ")]);
-        assert!(matches!(
-            CredentialSource::default_chain_from(&fallback),
-            CredentialSource::DefaultChain { profile: Some(p), access_key_id: None } if p == "old"
-        ));
     }
 
     #[test]
@@ -292,30 +323,82 @@ mod tests {
     }
 
     #[test]
-    fn keys_differ_by_registry_endpoint_and_source() {
-        let base = TokenScope::from(private(), &env_of(&[]));
-        let other_endpoint =
-            TokenScope::from(private(), &env_of(&[("AWS_ENDPOINT_URL", "http://x")]));
-        let other_profile = TokenScope::from(private(), &env_of(&[("AWS_PROFILE", "p")]));
-        let other_region = TokenScope::from(
-            Registry::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap(),
-            &env_of(&[]),
+    fn keys_differ_by_every_input_that_selects_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.to_string_lossy().into_owned()
+        };
+        let (job1, job2) = (
+            file("job1", "[default]\nk=1\n"),
+            file("job2", "[default]\nk=2\n"),
         );
-        let stored = TokenScope::stored(private());
-        let keys = [
-            &base,
-            &other_endpoint,
-            &other_profile,
-            &other_region,
-            &stored,
-        ]
-        .map(|s| s.key());
+        let base = TokenScope::from(private(), &env_of(&[]));
+        let variants = [
+            vec![("AWS_ENDPOINT_URL", "http://x")],
+            vec![("AWS_PROFILE", "p")],
+            vec![("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")],
+            vec![("AWS_SHARED_CREDENTIALS_FILE", job1.as_str())],
+            vec![("AWS_SHARED_CREDENTIALS_FILE", job2.as_str())],
+            vec![("AWS_CONFIG_FILE", job1.as_str())],
+            vec![("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r")],
+            vec![("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")],
+            vec![("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x")],
+            vec![("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/")],
+        ];
+        let mut keys: Vec<String> = variants
+            .iter()
+            .map(|vars| TokenScope::from(private(), &env_of(vars)).key())
+            .collect();
+        keys.push(base.key());
+        keys.push(
+            TokenScope::from(
+                Registry::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap(),
+                &env_of(&[]),
+            )
+            .key(),
+        );
+        keys.push(TokenScope::stored(private()).key());
         for (i, a) in keys.iter().enumerate() {
             for b in &keys[i + 1..] {
                 assert_ne!(a, b);
             }
         }
         assert_eq!(base.key(), TokenScope::from(private(), &env_of(&[])).key());
+        let ignored = env_of(&[("AWS_DEFAULT_PROFILE", "p")]);
+        assert_eq!(base.key(), TokenScope::from(private(), &ignored).key());
+
+        // The same file edited to hold other keys is another identity.
+        let env = env_of(&[("AWS_SHARED_CREDENTIALS_FILE", job1.as_str())]);
+        let before = TokenScope::from(private(), &env);
+        std::fs::write(&job1, "[default]\nk=3\n").unwrap();
+        assert_ne!(before.key(), TokenScope::from(private(), &env).key());
+        assert_eq!(before.reread(), TokenScope::from(private(), &env));
+    }
+
+    #[test]
+    fn a_scope_round_trips_through_its_record_and_holds_no_secret() {
+        let env = env_of(&[
+            ("AWS_PROFILE", "work"),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
+            ("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9"),
+        ]);
+        let scope = TokenScope::from(private(), &env);
+        let text = serde_json::to_string(&scope).unwrap();
+        assert!(!text.contains("K7MDENG"), "{text}");
+        let back: TokenScope = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, scope);
+        assert!(scope.renewable_elsewhere());
+        let env_keys = TokenScope::from(
+            private(),
+            &env_of(&[("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")]),
+        );
+        assert!(!env_keys.renewable_elsewhere());
+        assert!(!TokenScope::stored(private()).renewable_elsewhere());
     }
 
     #[test]
@@ -360,7 +443,7 @@ mod tests {
         assert!(
             keyed
                 .key()
-                .contains("role=arn:aws:iam::123456789012:role/pull;external-id=ext")
+                .contains(r#""arn":"arn:aws:iam::123456789012:role/pull","external_id":"ext""#)
         );
         let profiled = TokenScope::resolve(
             Registry::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap(),
@@ -368,7 +451,11 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(profiled.source, CredentialSource::Profile("vendor".into()));
+        assert!(
+            matches!(&profiled.source, CredentialSource::Profile { name, .. } if name == "vendor")
+        );
+        assert!(profiled.is_current_under(&config));
+        assert!(keyed.is_current_under(&config));
         assert_eq!(profiled.sts_endpoint, None);
         let unbound = TokenScope::resolve(
             Registry::parse("222222222222.dkr.ecr.us-east-1.amazonaws.com").unwrap(),
@@ -376,10 +463,15 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert!(matches!(
-            unbound.source,
-            CredentialSource::DefaultChain { .. }
-        ));
+        assert!(matches!(unbound.source, CredentialSource::DefaultChain(_)));
+        assert!(unbound.is_current_under(&config));
+        // Once the key set's keys are rotated, or the registry re-bound, the old scope is stale.
+        let mut rotated = config.clone();
+        rotated.key_sets.get_mut("acme").unwrap().access_key_id = "AKIAI44QH8DHBEXAMPLE".into();
+        assert!(!keyed.is_current_under(&rotated));
+        let mut rebound = config.clone();
+        rebound.bindings.remove(1);
+        assert!(!profiled.is_current_under(&rebound));
         let err = TokenScope::resolve(
             Registry::parse("111111111111.dkr.ecr.us-east-1.amazonaws.com").unwrap(),
             &config,

@@ -16,6 +16,10 @@ use crate::secret::Secret;
 /// readable expiry.
 pub const STORED_TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// No token is trusted for longer than this, whatever its `expiresAt` (ECR's last 12 hours): an
+/// absurd expiry, or a hand-edited cache file, cannot make one live for years.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// A registry password and when it stops working.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
@@ -36,15 +40,29 @@ impl Token {
         server_date: Option<SystemTime>,
         received_at: SystemTime,
     ) -> Token {
-        let expires_at = match server_date {
-            Some(date) => {
-                let life = expires_at_server
-                    .duration_since(date)
-                    .unwrap_or(Duration::ZERO);
-                received_at + life
-            }
-            None => expires_at_server,
+        let life = match server_date {
+            Some(date) => expires_at_server.duration_since(date),
+            None => expires_at_server.duration_since(received_at),
         };
+        Token::lasting(password, received_at, life.unwrap_or(Duration::ZERO))
+    }
+
+    /// A token handed in by `docker login -u AWS`: the expiry comes from the password's payload
+    /// (base64 JSON with a numeric `expiration`, in seconds since the epoch) when it has one,
+    /// else [`STORED_TOKEN_DEFAULT_LIFETIME`] from `now`.
+    pub fn from_login_password(password: Secret, now: SystemTime) -> Token {
+        let life = match payload_expiration(password.expose()) {
+            Some(expiration) => expiration.duration_since(now).unwrap_or(Duration::ZERO),
+            None => STORED_TOKEN_DEFAULT_LIFETIME,
+        };
+        Token::lasting(password, now, life)
+    }
+
+    /// A token received at `received_at` that lives `life` (at most [`MAX_LIFETIME`]).
+    pub fn lasting(password: Secret, received_at: SystemTime, life: Duration) -> Token {
+        let expires_at = received_at
+            .checked_add(life.min(MAX_LIFETIME))
+            .unwrap_or(received_at);
         Token {
             password,
             received_at,
@@ -52,17 +70,19 @@ impl Token {
         }
     }
 
-    /// A token handed in by `docker login -u AWS`: the expiry comes from the password's payload
-    /// (base64 JSON with a numeric `expiration`, in seconds since the epoch) when it has one,
-    /// else [`STORED_TOKEN_DEFAULT_LIFETIME`] from `now`.
-    pub fn from_login_password(password: Secret, now: SystemTime) -> Token {
-        let expires_at =
-            payload_expiration(password.expose()).unwrap_or(now + STORED_TOKEN_DEFAULT_LIFETIME);
-        Token {
-            password,
-            received_at: now,
-            expires_at,
+    /// The same token, aged at least `age` at `now`: when the step-free clock says more time
+    /// has passed since it was received than the wall clock does (the wall clock was stepped
+    /// back), its times move back by the difference, so that every wall-clock rule after this
+    /// (freshness, renewal time) sees its real age.
+    pub fn aged_at_least(self, age: Duration, now: SystemTime) -> Token {
+        let Some(received_at) = now.checked_sub(age) else {
+            return Token::lasting(self.password, SystemTime::UNIX_EPOCH, Duration::ZERO);
+        };
+        if received_at >= self.received_at {
+            return self;
         }
+        let life = self.lifetime();
+        Token::lasting(self.password, received_at, life)
     }
 
     /// The whole life it was issued with.
@@ -132,6 +152,39 @@ mod tests {
         let token = Token::from_response(Secret::new("pw"), at(10), Some(at(100)), at(1000));
         assert_eq!(token.lifetime(), Duration::ZERO);
         assert_eq!(token.remaining(at(1000)), Duration::ZERO);
+    }
+
+    #[test]
+    fn absurd_expiries_neither_panic_nor_outlive_the_cap() {
+        let far = UNIX_EPOCH + Duration::from_secs(1 << 40);
+        let token = Token::from_response(Secret::new("pw"), far, Some(at(1000)), at(1000));
+        assert_eq!(token.lifetime(), MAX_LIFETIME);
+        let near_end = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 2);
+        let token = Token::lasting(Secret::new("pw"), near_end, Duration::MAX);
+        assert!(token.expires_at >= near_end);
+        let payload = STANDARD.encode(br#"{"expiration":99999999999}"#);
+        let stored = Token::from_login_password(Secret::new(payload), at(1000));
+        assert_eq!(stored.lifetime(), MAX_LIFETIME);
+    }
+
+    #[test]
+    fn a_token_is_as_old_as_the_longer_measure_says() {
+        // Received at 1000 by a wall clock then stepped back by an hour: now reads 1000 again,
+        // but 600 s have really passed.
+        let token = Token::lasting(Secret::new("pw"), at(1000), Duration::from_secs(900));
+        let aged = token
+            .clone()
+            .aged_at_least(Duration::from_secs(600), at(1000));
+        assert_eq!(aged.received_at, at(400));
+        assert_eq!(aged.remaining(at(1000)), Duration::from_secs(300));
+        // The wall clock already says it is older: unchanged.
+        let same = token
+            .clone()
+            .aged_at_least(Duration::from_secs(10), at(2000));
+        assert_eq!(same, token);
+        // An age beyond the epoch leaves a dead token, not a panic.
+        let dead = token.aged_at_least(Duration::MAX, at(1000));
+        assert_eq!(dead.lifetime(), Duration::ZERO);
     }
 
     #[test]

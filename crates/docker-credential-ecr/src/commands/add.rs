@@ -76,6 +76,10 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
         source,
         verify,
     )?;
+    super::erase_stale_tokens(paths, &outcome);
+    for name in &outcome.deleted_key_sets {
+        println!("deleted the keys of {name}: no binding uses them any more");
+    }
     let verb = if outcome.rotated_key_set {
         "replaced the keys of"
     } else {

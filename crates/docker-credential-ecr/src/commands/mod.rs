@@ -29,6 +29,14 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Erases the cached tokens an `add` made stale (a failure only costs disk: they are unusable).
+pub fn erase_stale_tokens(paths: &ecr_core::Paths, outcome: &ecr_core::onboarding::AddOutcome) {
+    let cache = ecr_core::TokenCache::new(paths.token_cache_dir());
+    if let Err(e) = outcome.erase_stale_tokens(&cache) {
+        tracing::warn!(error = %e, "cannot erase the tokens of the replaced keys");
+    }
+}
+
 /// The user's home directory, or an error saying why there is none.
 pub fn home_dir() -> anyhow::Result<std::path::PathBuf> {
     ecr_core::paths::home_dir()

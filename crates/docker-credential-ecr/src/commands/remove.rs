@@ -1,11 +1,12 @@
-//! `remove`: undo `add` for a registry (or a whole key set), including the docker config
-//! entries it wrote. The only command that deletes keys.
+//! `remove`: undo `add` for a registry (or a whole key set): the binding, the key set once
+//! nothing uses it, the tokens cached for them, and the docker, podman and helm routes the
+//! product wrote. The only command that deletes keys.
 
 use clap::Args;
 use ecr_core::client_config::{self, ClientConfig};
 use ecr_core::key_store::KeySetSecrets;
 use ecr_core::onboarding;
-use ecr_core::{ConfigFile, Paths};
+use ecr_core::{ConfigFile, Paths, TokenCache};
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
@@ -35,12 +36,23 @@ pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
     for name in &outcome.deleted_key_sets {
         println!("deleted the keys of {name}: no binding uses them any more");
     }
+    let cache = TokenCache::new(paths.token_cache_dir());
+    let erased =
+        onboarding::erase_tokens(&cache, &outcome.removed_bindings, &outcome.deleted_key_sets)?;
+    if erased > 0 {
+        println!("erased {erased} cached token(s)");
+    }
     if !hosts.is_empty() {
         let env = |name: &str| std::env::var(name).ok();
-        let docker = ClientConfig::docker(&env, &super::home_dir()?);
-        let unrouted = docker.unroute(&hosts, client_config::HELPER)?;
-        for host in unrouted {
-            println!("unrouted {host} in {}", docker.path().display());
+        let home = super::home_dir()?;
+        for client in [
+            ClientConfig::docker(&env, &home),
+            ClientConfig::containers(&env, &home),
+            ClientConfig::helm(&env, &home),
+        ] {
+            for host in client.unroute(&hosts, client_config::HELPER)? {
+                println!("unrouted {host} in {}", client.path().display());
+            }
         }
     }
     Ok(())

@@ -31,6 +31,10 @@ where
             let detail = DisplayErrorContext(error).to_string();
             if failure.is_timeout() {
                 FetchError::new(FetchErrorKind::Timeout, detail)
+            } else if failure.is_other() && is_endpoint_resolution(&detail) {
+                // The SDK reports an endpoint it cannot build (conflicting settings, a bad
+                // URL) as a dispatch failure: it is our configuration, not the network.
+                FetchError::new(FetchErrorKind::BadConfiguration, detail)
             } else {
                 FetchError::new(FetchErrorKind::Unreachable, detail)
             }
@@ -73,6 +77,13 @@ pub fn service_error(code: &str, message: &str, status: u16) -> FetchError {
     FetchError::new(kind, detail)
 }
 
+fn is_endpoint_resolution(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    lower.contains("endpoint resolution")
+        || lower.contains("resolveendpointerror")
+        || lower.contains("custom endpoint are not supported")
+}
+
 fn is_clock_message(lower_message: &str) -> bool {
     lower_message.contains("signature expired")
         || lower_message.contains("not yet current")
@@ -82,6 +93,36 @@ fn is_clock_message(lower_message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_endpoint_the_sdk_cannot_build_is_a_configuration_error() {
+        use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_ecr::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-west-2"))
+            .use_dual_stack(true)
+            .endpoint_url("https://vpce.example.com")
+            .credentials_provider(Credentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .http_client(crate::aws::http::direct_client().unwrap())
+            .build();
+        let error = aws_sdk_ecr::Client::from_conf(config)
+            .get_authorization_token()
+            .send()
+            .await
+            .unwrap_err();
+        let classified = sdk_error(&error);
+        assert_eq!(
+            classified.kind,
+            FetchErrorKind::BadConfiguration,
+            "{classified:?}"
+        );
+    }
 
     #[test]
     fn codes_map_to_what_users_must_do() {

@@ -1,7 +1,8 @@
 //! The `GetAuthorizationToken` call, for private registries (ECR) and ECR Public.
 //!
 //! Region, FIPS and dual-stack come from the registry host; the endpoint URL override from the
-//! caller. The response's `Date` header is captured by a read-only interceptor, because the
+//! caller, and when there is one it wins: FIPS and dual-stack only choose among AWS's own
+//! endpoints (see [`super::EndpointVariant`]). The response's `Date` header is captured by a read-only interceptor, because the
 //! token's life must be measured on the server's clock (see [`crate::token::Token`]).
 
 use std::sync::{Arc, Mutex};
@@ -114,11 +115,12 @@ async fn call_private(
     deadline: Deadline,
     date: ResponseDate,
 ) -> Result<(String, SystemTime), FetchError> {
+    let variant = super::EndpointVariant::of(registry, endpoint);
     let mut config = aws_sdk_ecr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(registry.api_region().to_string()))
-        .use_fips(registry.uses_fips())
-        .use_dual_stack(registry.uses_dual_stack())
+        .use_fips(variant.fips)
+        .use_dual_stack(variant.dual_stack)
         .credentials_provider(credentials)
         .http_client(http_client)
         .timeout_config(timeouts(deadline))

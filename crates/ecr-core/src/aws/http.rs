@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
@@ -18,10 +17,13 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::os_shim_internal::{Env, Fs};
 
 use crate::fetch::{FetchError, FetchErrorKind};
+use crate::source::TokenScope;
 
-/// The client for this process's environment.
-pub async fn client_from_env() -> Result<SharedHttpClient, FetchError> {
-    let bundle = match ca_bundle_path().await {
+/// The client for fetching `scope`'s token: this process's proxy settings, and the CA bundle of
+/// `AWS_CA_BUNDLE` or else of the scope's AWS profile (the bound one, or the one its recorded
+/// inputs select) in its recorded files.
+pub async fn client_for(scope: &TokenScope) -> Result<SharedHttpClient, FetchError> {
+    let bundle = match ca_bundle_path(scope).await {
         Some(path) => Some(read_bundle(&path)?),
         None => None,
     };
@@ -66,15 +68,21 @@ fn client_with_bundle(
     )
 }
 
-/// `AWS_CA_BUNDLE`, else `ca_bundle` of the selected profile in the AWS config files.
-async fn ca_bundle_path() -> Option<PathBuf> {
+/// `AWS_CA_BUNDLE`, else `ca_bundle` of the scope's profile in its files.
+async fn ca_bundle_path(scope: &TokenScope) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(path));
     }
-    let profiles =
-        aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
-            .await
-            .ok()?;
+    let (name, files) = scope.source.profile()?;
+    let files = super::identity::profile_files(files)?;
+    let profiles = aws_config::profile::load(
+        &Fs::real(),
+        &Env::real(),
+        &files,
+        Some(name.to_string().into()),
+    )
+    .await
+    .ok()?;
     profiles
         .get("ca_bundle")
         .filter(|p| !p.trim().is_empty())

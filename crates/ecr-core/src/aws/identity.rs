@@ -1,8 +1,10 @@
 //! The credentials behind a token, by source:
-//! - the standard chain: environment, shared config and credentials files (`AWS_PROFILE`, SSO,
-//!   `credential_process`, assumed roles), web identity, container credentials, and instance
-//!   metadata;
-//! - a bound AWS profile, read from the shared files whatever the environment holds;
+//! - the standard chain: environment keys, shared config and credentials files (the profile,
+//!   SSO, `credential_process`, assumed roles), web identity, container credentials, and
+//!   instance metadata, in the SDK's order, each provider given the scope's recorded inputs
+//!   ([`ChainInputs`]) rather than left to read this process's environment: the refresher,
+//!   whose environment is not the shell's, resolves exactly the identity the `get` did;
+//! - a bound AWS profile, read from the recorded shared files whatever the environment holds;
 //! - a key set: its access key id from the config and its secret from [`SecretKeys`] (the
 //!   keychain), then its role assumed through STS when it has one.
 //!
@@ -14,17 +16,23 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::ecs::EcsCredentialsProvider;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::imds;
+use aws_config::imds::credentials::ImdsCredentialsProvider;
+use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
+use aws_config::web_identity_token::{StaticConfiguration, WebIdentityTokenCredentialsProvider};
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::region::Region;
 
+use crate::chain_inputs::{ChainInputs, ContainerCredentials, SharedFiles};
 use crate::clock::Deadline;
 use crate::config::SecretLocation;
 use crate::fetch::{FetchError, FetchErrorKind};
@@ -71,28 +79,17 @@ pub async fn resolve(
         .with_http_client(http_client.clone())
         .with_region(Some(region.clone()));
     let credentials = match &scope.source {
-        CredentialSource::DefaultChain { .. } => {
-            // Instance metadata is link-local: never through the corporate proxy.
-            let imds_conf = conf.clone().with_http_client(super::http::direct_client()?);
-            let imds_client = imds::Client::builder()
-                .configure(&imds_conf)
-                .connect_timeout(IMDS_TIMEOUT)
-                .read_timeout(IMDS_TIMEOUT)
-                .max_attempts(1)
-                .build();
-            let chain = DefaultCredentialsChain::builder()
-                .configure(conf)
-                .region(region)
-                .imds_client(imds_client)
-                .build()
-                .await;
+        CredentialSource::DefaultChain(inputs) => {
+            let chain = default_chain(inputs, &conf)?;
             bounded(chain.provide_credentials(), deadline).await?
         }
-        CredentialSource::Profile(name) => {
-            let provider = ProfileFileCredentialsProvider::builder()
-                .configure(&conf)
-                .profile_name(name)
-                .build();
+        CredentialSource::Profile { name, files } => {
+            let Some(provider) = profile_provider(name, files, &conf) else {
+                return Err(FetchError::new(
+                    FetchErrorKind::CredentialsUnavailable,
+                    format!("AWS profile {name}: no AWS config files (is HOME set?)"),
+                ));
+            };
             bounded(provider.provide_credentials(), deadline)
                 .await
                 .map_err(|e| profile_error(name, e))?
@@ -129,6 +126,114 @@ pub async fn resolve(
         credentials,
         expires_at: None,
     })
+}
+
+/// The SDK's default chain, in its order, over `inputs`: environment keys only when this
+/// process's environment holds the recorded ones; the recorded profile in the recorded files;
+/// web identity from the recorded role and token file; container credentials only when this
+/// process's environment names the recorded endpoint; then instance metadata (one quick
+/// attempt, never through the proxy).
+fn default_chain(
+    inputs: &ChainInputs,
+    conf: &ProviderConfig,
+) -> Result<CredentialsProviderChain, FetchError> {
+    let imds_conf = conf.clone().with_http_client(super::http::direct_client()?);
+    let imds_client = imds::Client::builder()
+        .configure(&imds_conf)
+        .connect_timeout(IMDS_TIMEOUT)
+        .read_timeout(IMDS_TIMEOUT)
+        .max_attempts(1)
+        .build();
+    let imds = ImdsCredentialsProvider::builder()
+        .configure(conf)
+        .imds_client(imds_client)
+        .build();
+    let mut chain: Option<CredentialsProviderChain> = None;
+    let mut add = |name: &'static str, provider: SharedCredentialsProvider| {
+        chain = Some(match chain.take() {
+            None => CredentialsProviderChain::first_try(name, provider),
+            Some(c) => c.or_else(name, provider),
+        });
+    };
+    let real = |name: &str| std::env::var(name).ok();
+    if let Some(key_id) = &inputs.access_key_id {
+        if real("AWS_ACCESS_KEY_ID").as_deref().map(str::trim) == Some(key_id.as_str()) {
+            add(
+                "Environment",
+                SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+            );
+        } else {
+            return Err(FetchError::new(
+                FetchErrorKind::NoIdentity,
+                format!(
+                    "the keys {key_id} were in another process's environment, not in this one's"
+                ),
+            ));
+        }
+    }
+    if let Some(profile) = profile_provider(inputs.profile_name(), &inputs.files, conf) {
+        add("Profile", SharedCredentialsProvider::new(profile));
+    }
+    if let (Some(role_arn), Some(token_file)) = (&inputs.role_arn, &inputs.web_identity_token_file)
+    {
+        let web_identity = WebIdentityTokenCredentialsProvider::builder()
+            .configure(conf)
+            .static_configuration(StaticConfiguration {
+                web_identity_token_file: token_file.into(),
+                role_arn: role_arn.clone(),
+                session_name: inputs
+                    .role_session_name
+                    .clone()
+                    .unwrap_or_else(|| "docker-credential-ecr".to_string()),
+            })
+            .build();
+        add(
+            "WebIdentityToken",
+            SharedCredentialsProvider::new(web_identity),
+        );
+    }
+    if inputs.container.is_some()
+        && ContainerCredentials::from_env(&real).as_ref() == inputs.container.as_ref()
+    {
+        add(
+            "EcsContainer",
+            SharedCredentialsProvider::new(
+                EcsCredentialsProvider::builder().configure(conf).build(),
+            ),
+        );
+    }
+    add("Ec2InstanceMetadata", SharedCredentialsProvider::new(imds));
+    Ok(chain.expect("instance metadata is always in the chain"))
+}
+
+/// Profile `name` of exactly `files` (none of this process's variables), if there are files.
+fn profile_provider(
+    name: &str,
+    files: &SharedFiles,
+    conf: &ProviderConfig,
+) -> Option<ProfileFileCredentialsProvider> {
+    Some(
+        ProfileFileCredentialsProvider::builder()
+            .configure(conf)
+            .profile_files(profile_files(files)?)
+            .profile_name(name)
+            .build(),
+    )
+}
+
+/// The SDK's description of `files`; `None` when there are none (no home directory).
+pub fn profile_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
+    if files.config.is_none() && files.credentials.is_none() {
+        return None;
+    }
+    let mut builder = EnvConfigFiles::builder();
+    if let Some(config) = &files.config {
+        builder = builder.with_file(EnvConfigFileKind::Config, &config.path);
+    }
+    if let Some(credentials) = &files.credentials {
+        builder = builder.with_file(EnvConfigFileKind::Credentials, &credentials.path);
+    }
+    Some(builder.build())
 }
 
 async fn bounded(

@@ -21,11 +21,80 @@ use std::time::Duration;
 pub use identity::{NoSecretKeys, SecretKeys};
 
 use crate::clock::Deadline;
-use crate::fetch::{FetchError, FetchedToken, TokenSource};
+use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
+use crate::registry::Registry;
 use crate::source::TokenScope;
 
 /// How long establishing a connection may take, at most.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Which of AWS's own endpoints a call goes to: FIPS, dual-stack, both or neither, as the
+/// registry host says, unless an endpoint URL override names the endpoint itself (a VPC
+/// endpoint, a test server): then the override wins for every host form, since the SDK refuses
+/// to combine the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointVariant {
+    pub fips: bool,
+    pub dual_stack: bool,
+}
+
+impl EndpointVariant {
+    pub fn of(registry: &Registry, endpoint_override: Option<&str>) -> EndpointVariant {
+        match endpoint_override {
+            Some(_) => EndpointVariant {
+                fips: false,
+                dual_stack: false,
+            },
+            None => EndpointVariant {
+                fips: registry.uses_fips(),
+                dual_stack: registry.uses_dual_stack(),
+            },
+        }
+    }
+}
+
+/// Refuses to send requests signed with a key set's keys to a plain-HTTP endpoint that is not
+/// on this machine: a vendor's keys sign every request, and the token comes back in the clear.
+fn check_transport(scope: &TokenScope) -> Result<(), FetchError> {
+    let Some(key_set) = scope.source.key_set_name() else {
+        return Ok(());
+    };
+    for url in [&scope.endpoint, &scope.sts_endpoint].into_iter().flatten() {
+        if let Some(host) = plain_http_host(url)
+            && !is_loopback(host)
+        {
+            return Err(FetchError::new(
+                FetchErrorKind::BadConfiguration,
+                format!(
+                    "refusing to send requests signed with the keys of {key_set} over plain HTTP to {host} ({url}): use an https:// endpoint"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The host of an `http://` URL (`None` for any other scheme).
+fn plain_http_host(url: &str) -> Option<&str> {
+    let scheme_end = url.find("://")?;
+    if !url[..scheme_end].eq_ignore_ascii_case("http") {
+        return None;
+    }
+    let authority = url[scheme_end + 3..].split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host_port.split(':').next()?,
+    };
+    Some(host)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
 
 /// Fetches tokens with the AWS SDK; key sets' secrets come from `secrets`.
 pub struct SdkTokenSource {
@@ -53,8 +122,9 @@ impl TokenSource for SdkTokenSource {
     ) -> Result<FetchedToken, FetchError> {
         let key_set = scope.source.key_set_name();
         async {
+            check_transport(scope)?;
             // Each step is bounded by `deadline` itself, so that a timeout names the step.
-            let client = http::client_from_env().await?;
+            let client = http::client_for(scope).await?;
             let identity =
                 identity::resolve(scope, client.clone(), self.secrets.as_ref(), deadline).await?;
             let mut token = ecr::get_authorization_token(
@@ -70,5 +140,75 @@ impl TokenSource for SdkTokenSource {
         }
         .await
         .map_err(|e: FetchError| e.for_key_set(key_set))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretLocation;
+    use crate::source::CredentialSource;
+
+    fn key_set_scope(endpoint: &str) -> TokenScope {
+        let registry = Registry::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap();
+        let source = CredentialSource::KeySet {
+            name: "acme".into(),
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_location: SecretLocation::File,
+            role: None,
+        };
+        let env = |name: &str| (name == "AWS_ENDPOINT_URL_ECR").then(|| endpoint.to_string());
+        TokenScope::for_source(registry, source, &env)
+    }
+
+    #[test]
+    fn vendor_keys_never_sign_plain_http_off_this_machine() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1/x",
+            "http://[::1]:9",
+            "https://ecr.vpce.example.com",
+            "HTTPS://10.0.0.1",
+        ] {
+            assert!(check_transport(&key_set_scope(ok)).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://10.0.0.1:80",
+            "http://ecr.internal.example.com",
+            "HTTP://user@192.168.1.1:8080/",
+        ] {
+            let e = check_transport(&key_set_scope(refused)).unwrap_err();
+            assert_eq!(e.kind, FetchErrorKind::BadConfiguration, "{refused}");
+            assert!(e.detail.contains("acme"), "{e}");
+        }
+        let chain = TokenScope::from(
+            Registry::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap(),
+            &|name| (name == "AWS_ENDPOINT_URL_ECR").then(|| "http://10.0.0.1".to_string()),
+        );
+        assert!(
+            check_transport(&chain).is_ok(),
+            "the user's own chain is theirs to route"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_override_wins_over_fips_and_dual_stack() {
+        for host in [
+            "123456789012.dkr-ecr.us-west-2.on.aws",
+            "123456789012.dkr-ecr-fips.us-east-1.on.aws",
+            "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+        ] {
+            let registry = Registry::parse(host).unwrap();
+            assert_eq!(
+                EndpointVariant::of(&registry, Some("https://vpce.example.com")),
+                EndpointVariant {
+                    fips: false,
+                    dual_stack: false
+                },
+                "{host}"
+            );
+            let own = EndpointVariant::of(&registry, None);
+            assert!(own.fips || own.dual_stack, "{host}");
+        }
     }
 }

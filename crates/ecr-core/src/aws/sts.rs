@@ -33,7 +33,7 @@ pub async fn assume_role(
     let mut config = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(scope.registry.api_region().to_string()))
-        .use_fips(scope.registry.uses_fips())
+        .use_fips(super::EndpointVariant::of(&scope.registry, scope.sts_endpoint.as_deref()).fips)
         .credentials_provider(keys)
         .http_client(http_client)
         .timeout_config(

@@ -2,8 +2,11 @@
 //! sleeps until the next deadline or wake-up.
 //!
 //! It owns the [`UserService`] (rebuilt when the product config changes) and one [`Tracked`]
-//! per registry. Renewals run one after another on this thread: each is bounded by
-//! [`RENEWAL_BUDGET`], and commands that arrive meanwhile wait their turn in the backlog.
+//! per token scope: the scopes recorded in the cache that it can renew exactly (see
+//! [`TokenScope::renewable_elsewhere`] and [`TokenScope::is_current_under`]), plus one for each
+//! exact-host binding that has none yet. Renewals run one after another on this thread: each
+//! is bounded by [`RENEWAL_BUDGET`], and commands that arrive meanwhile wait their turn in the
+//! backlog. The observer sees one [`RegistryView`] per host.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
@@ -12,12 +15,14 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::bindings::RegistryMatch;
-use crate::cache::TokenCache;
+use crate::cache::CacheKey;
 use crate::clock::Deadline;
 use crate::fetch::{FetchError, FetchErrorKind, one_line};
 use crate::paths::Paths;
+use crate::policy::Freshness;
 use crate::registry::Registry;
 use crate::service::{GetError, Renew, Renewal, UserService};
+use crate::source::{CredentialSource, TokenScope};
 
 use super::incidents::Incidents;
 use super::schedule::{Backoff, next_renewal};
@@ -45,9 +50,14 @@ pub(super) fn spawn<O: Observer>(
         .spawn(move || Worker::start(paths, observer, wake).run(&wakes))
 }
 
-/// What the refresher knows of one registry.
+/// What the refresher knows of one token scope.
 #[derive(Debug, Default)]
 struct Tracked {
+    host: String,
+    /// What it renews; `None` while the registry's binding cannot be used.
+    scope: Option<TokenScope>,
+    /// Bound to this host by the product config (else found in the cache).
+    bound: bool,
     source: String,
     key_set: Option<String>,
     token: Option<TokenTimes>,
@@ -93,7 +103,11 @@ struct Worker<O> {
     observer: O,
     service: Option<UserService>,
     problem: Option<String>,
+    /// By cache key (or, for a binding that cannot be used, by host).
     registries: BTreeMap<String, Tracked>,
+    /// Scopes found in the cache that proved impossible to renew here (their identity is gone
+    /// from the files they name): left to `get` until the config changes.
+    given_up: BTreeSet<String>,
     incidents: Incidents,
     backlog: VecDeque<Wake>,
     published: Option<Overview>,
@@ -117,6 +131,7 @@ impl<O: Observer> Worker<O> {
             service: None,
             problem: None,
             registries: BTreeMap::new(),
+            given_up: BTreeSet::new(),
             incidents: Incidents::new(),
             backlog: VecDeque::new(),
             published: None,
@@ -185,12 +200,16 @@ impl<O: Observer> Worker<O> {
         for wake in pending {
             match wake {
                 Wake::Command(Command::Shutdown) => return Flow::Stop,
-                Wake::Command(Command::RefreshNow(host)) => match self.registries.get_mut(&host) {
-                    Some(tracked) => tracked.forced = true,
-                    None => {
+                Wake::Command(Command::RefreshNow(host)) => {
+                    let mut found = false;
+                    for tracked in self.registries.values_mut().filter(|t| t.host == host) {
+                        tracked.forced = !tracked.login_only;
+                        found = true;
+                    }
+                    if !found {
                         tracing::warn!(registry = %host, "refresh asked for an unknown registry")
                     }
-                },
+                }
                 Wake::Command(Command::RefreshAll) => {
                     for tracked in self.registries.values_mut() {
                         tracked.forced = !tracked.login_only;
@@ -232,16 +251,46 @@ impl<O: Observer> Worker<O> {
             tracked.retry_at = None;
             tracked.parked = false;
         }
+        self.given_up.clear();
         self.rescan();
     }
 
-    /// Re-reads which registries exist and their cached tokens.
+    /// Re-reads what there is to renew: the scopes recorded in the cache that this process
+    /// can renew exactly and that a `get` would still use, with a servable token or a binding;
+    /// then each exact-host binding that has none of those yet, with this process's own view of
+    /// its scope. Tokens from `docker login` are shown, never renewed; keys that lived only in
+    /// some shell's environment are left to `get`, silently.
     fn rescan(&mut self) {
         let Some(service) = &self.service else {
             return;
         };
-        let mut hosts: BTreeSet<String> = service
-            .config()
+        let config = service.config();
+        let policy = *service.policy();
+        let now = SystemTime::now();
+        let mut wanted: BTreeMap<String, (TokenScope, bool, bool)> = BTreeMap::new();
+        for entry in service.cache_entries() {
+            let bound = config.binding_for(&entry.scope.registry).is_some();
+            let servable = policy.assess(&entry.token, now) != Freshness::Unusable;
+            if entry.scope.source == CredentialSource::Stored {
+                if !bound && servable {
+                    wanted.insert(entry.key.as_str().to_string(), (entry.scope, bound, true));
+                }
+                continue;
+            }
+            if !entry.scope.renewable_elsewhere() || !entry.scope.is_current_under(config) {
+                continue;
+            }
+            // What the recorded inputs select now: an edited credentials file is a new scope.
+            let scope = entry.scope.reread();
+            let key = CacheKey::for_scope(&scope).as_str().to_string();
+            let current = scope == entry.scope;
+            let renewable_token = current && servable;
+            if self.given_up.contains(&key) || !(bound || renewable_token) {
+                continue;
+            }
+            wanted.insert(key, (scope, bound, false));
+        }
+        let bound_hosts: Vec<String> = config
             .bindings
             .iter()
             .filter_map(|b| match &b.registry {
@@ -249,24 +298,66 @@ impl<O: Observer> Worker<O> {
                 RegistryMatch::AnyRegion(_) => None,
             })
             .collect();
-        hosts.extend(TokenCache::new(self.paths.token_cache_dir()).registries());
+        let mut unusable: BTreeMap<String, GetError> = BTreeMap::new();
+        for host in bound_hosts {
+            if wanted
+                .values()
+                .any(|(scope, ..)| scope.registry.host() == host)
+            {
+                continue;
+            }
+            let Ok(registry) = Registry::parse(&host) else {
+                continue;
+            };
+            match service.scope(registry) {
+                Ok(scope) => {
+                    let key = CacheKey::for_scope(&scope).as_str().to_string();
+                    wanted.insert(key, (scope, true, false));
+                }
+                Err(e) => {
+                    unusable.insert(host, GetError::Binding(e));
+                }
+            }
+        }
 
         let gone: Vec<String> = self
             .registries
             .keys()
-            .filter(|h| !hosts.contains(*h))
+            .filter(|k| !wanted.contains_key(*k) && !unusable.contains_key(*k))
             .cloned()
             .collect();
-        for host in gone {
-            self.incidents.forget(&host);
-            self.registries.remove(&host);
+        for key in gone {
+            if let Some(tracked) = self.registries.remove(&key)
+                && !self.registries.values().any(|t| t.host == tracked.host)
+            {
+                self.incidents.forget(&tracked.host);
+            }
         }
-        for host in hosts {
-            let Ok(registry) = Registry::parse(&host) else {
-                continue;
+        for (key, (scope, bound, login_only)) in wanted {
+            let tracked = self.registries.entry(key).or_default();
+            tracked.host = scope.registry.host().to_string();
+            tracked.bound = bound;
+            tracked.login_only = login_only;
+            tracked.source = if login_only {
+                "docker login".to_string()
+            } else {
+                scope.source.to_string()
             };
-            let tracked = self.registries.entry(host).or_default();
-            look_up(service, &registry, tracked);
+            tracked.key_set = scope.source.key_set_name().map(str::to_string);
+            tracked.token = service
+                .cache()
+                .load(&CacheKey::for_scope(&scope), service.clock())
+                .map(|token| TokenTimes::of(&token, &policy));
+            tracked.scope = Some(scope);
+        }
+        for (host, error) in unusable {
+            let tracked = self.registries.entry(host.clone()).or_default();
+            let (error, parks) = as_fetch_error(error);
+            tracked.host = host;
+            tracked.bound = true;
+            tracked.scope = None;
+            tracked.error = Some(one_line(&error.to_string()));
+            tracked.parked = parks;
         }
     }
 
@@ -274,10 +365,10 @@ impl<O: Observer> Worker<O> {
     fn renew_due(&mut self, wakes: &Receiver<Wake>) -> Flow {
         loop {
             let now = SystemTime::now();
-            let Some(host) = self.most_overdue(now) else {
+            let Some(key) = self.most_overdue(now) else {
                 return Flow::Continue;
             };
-            self.renew(&host);
+            self.renew(&key);
             self.backlog.extend(wakes.try_iter());
             if self.backlog.contains(&Wake::Command(Command::Shutdown)) {
                 return Flow::Stop;
@@ -285,11 +376,18 @@ impl<O: Observer> Worker<O> {
         }
     }
 
-    fn renew(&mut self, host: &str) {
+    fn renew(&mut self, key: &str) {
         if self.service.is_none() {
             return;
         }
-        let Some(tracked) = self.registries.get_mut(host) else {
+        let Some(tracked) = self.registries.get_mut(key) else {
+            return;
+        };
+        let host = tracked.host.clone();
+        let host = host.as_str();
+        let Some(scope) = tracked.scope.clone() else {
+            tracked.forced = false;
+            tracked.parked = true;
             return;
         };
         let when = if std::mem::take(&mut tracked.forced) {
@@ -301,11 +399,11 @@ impl<O: Observer> Worker<O> {
         self.publish();
 
         let service = self.service.as_ref().expect("checked above");
-        let result = service.renew(host, when, Deadline::after(RENEWAL_BUDGET));
+        let result = service.renew_scope(&scope, when, Deadline::after(RENEWAL_BUDGET));
         let policy = *service.policy();
         let tracked = self
             .registries
-            .get_mut(host)
+            .get_mut(key)
             .expect("only this thread changes the registries");
         tracked.refreshing = false;
         let notices = match result {
@@ -329,12 +427,20 @@ impl<O: Observer> Worker<O> {
                 };
                 self.incidents.succeeded(host, skew)
             }
+            Err(error) if !tracked.bound && is_identity_gone(&error) => {
+                // Found in the cache, but what it recorded no longer yields an identity here
+                // (the profile left the file): that is `get`'s business, not an incident.
+                tracing::info!(registry = %host, source = %tracked.source, error = %error, "cannot renew this cached token here; leaving it to get");
+                self.given_up.insert(key.to_string());
+                self.registries.remove(key);
+                Vec::new()
+            }
             Err(error) => {
                 let (error, parks) = as_fetch_error(error);
                 tracked.failures += 1;
                 tracked.parked = parks;
                 let delay = Backoff::for_kind(error.kind).delay(tracked.failures, fastrand::f64());
-                tracked.retry_at = (!parks).then(|| SystemTime::now() + delay);
+                tracked.retry_at = (!parks).then(|| later(SystemTime::now(), delay));
                 tracked.error = Some(one_line(&error.to_string()));
                 tracing::warn!(
                     registry = %host,
@@ -355,33 +461,49 @@ impl<O: Observer> Worker<O> {
     fn most_overdue(&self, now: SystemTime) -> Option<String> {
         self.registries
             .iter()
-            .filter_map(|(host, t)| t.due(now).map(|due| (due, host)))
+            .filter_map(|(key, t)| t.due(now).map(|due| (due, key)))
             .filter(|(due, _)| *due <= now)
             .min()
-            .map(|(_, host)| host.clone())
+            .map(|(_, key)| key.clone())
     }
 
     fn next_deadline(&self, now: SystemTime) -> Option<SystemTime> {
         self.registries.values().filter_map(|t| t.due(now)).min()
     }
 
-    /// Tells the observer the overview, when it changed.
+    /// Tells the observer the overview (one view per host), when it changed.
     fn publish(&mut self) {
         let now = SystemTime::now();
+        let mut views: BTreeMap<&str, RegistryView> = BTreeMap::new();
+        // Bound scopes first: a host's source is its binding's.
+        let mut tracked: Vec<&Tracked> = self.registries.values().collect();
+        tracked.sort_by_key(|t| !t.bound);
+        for t in tracked {
+            let view = views.entry(&t.host).or_insert_with(|| RegistryView {
+                host: t.host.clone(),
+                source: t.source.clone(),
+                key_set: t.key_set.clone(),
+                token: None,
+                refreshing: false,
+                error: None,
+                next_attempt: None,
+            });
+            if t.token
+                .is_some_and(|a| view.token.is_none_or(|b| a.expires_at > b.expires_at))
+            {
+                view.token = t.token;
+            }
+            view.refreshing |= t.refreshing;
+            if view.error.is_none() {
+                view.error = t.error.clone();
+            }
+            view.next_attempt = match (view.next_attempt, t.due(now)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         let overview = Overview {
-            registries: self
-                .registries
-                .iter()
-                .map(|(host, t)| RegistryView {
-                    host: host.clone(),
-                    source: t.source.clone(),
-                    key_set: t.key_set.clone(),
-                    token: t.token,
-                    refreshing: t.refreshing,
-                    error: t.error.clone(),
-                    next_attempt: t.due(now),
-                })
-                .collect(),
+            registries: views.into_values().collect(),
             problem: self.problem.clone(),
         };
         if self.published.as_ref() != Some(&overview) {
@@ -391,33 +513,18 @@ impl<O: Observer> Worker<O> {
     }
 }
 
-/// Fills in where `registry`'s credentials come from and the token a `get` would serve.
-fn look_up(service: &UserService, registry: &Registry, tracked: &mut Tracked) {
-    let policy = service.policy();
-    let bound = service.config().binding_for(registry).is_some();
-    if !bound && let Some(token) = service.login_token(registry) {
-        tracked.source = "docker login".to_string();
-        tracked.key_set = None;
-        tracked.token = Some(TokenTimes::of(&token, policy));
-        tracked.login_only = true;
-        return;
+/// Whether a failed renewal found no identity at all (not: one that AWS refused).
+fn is_identity_gone(error: &GetError) -> bool {
+    match error {
+        GetError::NotFound(_) => true,
+        GetError::Fetch { error, .. } => error.kind == FetchErrorKind::NoIdentity,
+        _ => false,
     }
-    tracked.login_only = false;
-    match service.cached(registry) {
-        Ok(cached) => {
-            let scope = service.scope(registry.clone()).ok();
-            if let Some(scope) = scope {
-                tracked.source = scope.source.to_string();
-                tracked.key_set = scope.source.key_set_name().map(str::to_string);
-            }
-            tracked.token = cached.map(|(_, token)| TokenTimes::of(&token, policy));
-        }
-        Err(e) => {
-            let (error, parks) = as_fetch_error(e);
-            tracked.error = Some(one_line(&error.to_string()));
-            tracked.parked = parks;
-        }
-    }
+}
+
+/// `at + delay`, or `at` itself should that overflow the clock.
+fn later(at: SystemTime, delay: Duration) -> SystemTime {
+    at.checked_add(delay).unwrap_or(at)
 }
 
 /// A failed renewal as a [`FetchError`], and whether only a config change can fix it.
