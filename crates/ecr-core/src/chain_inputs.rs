@@ -71,11 +71,6 @@ impl FileInput {
         FileInput { path, digest }
     }
 
-    /// `path` alone, unread.
-    fn unread(path: PathBuf) -> FileInput {
-        FileInput { path, digest: None }
-    }
-
     /// The same path, with the digest of what it holds now.
     pub fn reread(&self) -> FileInput {
         FileInput::read(self.path.clone())
@@ -95,11 +90,6 @@ impl SharedFiles {
     /// is taken from the working directory, as the SDK does), with their digests.
     pub fn from_env(env: Env<'_>) -> SharedFiles {
         Self::locate(env, FileInput::read)
-    }
-
-    /// The same paths, unread.
-    fn paths_from_env(env: Env<'_>) -> SharedFiles {
-        Self::locate(env, FileInput::unread)
     }
 
     fn locate(env: Env<'_>, input: fn(PathBuf) -> FileInput) -> SharedFiles {
@@ -137,6 +127,7 @@ pub struct ContainerCredentials {
 }
 
 impl ContainerCredentials {
+    /// The container credential variables of `env`, when it names an endpoint.
     pub fn from_env(env: Env<'_>) -> Option<ContainerCredentials> {
         let vars = CONTAINER_VARS;
         let found = ContainerCredentials {
@@ -162,25 +153,41 @@ pub struct ChainInputs {
     pub web_identity_token_file: Option<String>,
     pub role_session_name: Option<String>,
     pub container: Option<ContainerCredentials>,
+    pub instance_metadata: InstanceMetadata,
+}
+
+/// Where instance metadata (an EC2 instance role) is looked for, or that it is not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceMetadata {
+    /// `AWS_EC2_METADATA_DISABLED`.
+    pub disabled: Option<String>,
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` and `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`.
+    pub endpoint: Option<String>,
+    pub endpoint_mode: Option<String>,
+}
+
+impl InstanceMetadata {
+    pub fn from_env(env: Env<'_>) -> InstanceMetadata {
+        InstanceMetadata {
+            disabled: non_empty(env, "AWS_EC2_METADATA_DISABLED"),
+            endpoint: non_empty(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT"),
+            endpoint_mode: non_empty(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"),
+        }
+    }
 }
 
 impl ChainInputs {
-    /// The inputs as `env` holds them now. With keys in the environment, which the chain uses
-    /// first, the shared files select nothing: they are named but not read.
+    /// The inputs as `env` holds them now.
     pub fn from_env(env: Env<'_>) -> ChainInputs {
-        let access_key_id = non_empty(env, ACCESS_KEY_VAR);
-        let files = match access_key_id {
-            Some(_) => SharedFiles::paths_from_env(env),
-            None => SharedFiles::from_env(env),
-        };
         ChainInputs {
             profile: non_empty(env, PROFILE_VAR),
-            access_key_id,
-            files,
+            access_key_id: non_empty(env, ACCESS_KEY_VAR),
+            files: SharedFiles::from_env(env),
             role_arn: non_empty(env, ROLE_ARN_VAR),
             web_identity_token_file: non_empty(env, WEB_IDENTITY_TOKEN_FILE_VAR),
             role_session_name: non_empty(env, ROLE_SESSION_NAME_VAR),
             container: ContainerCredentials::from_env(env),
+            instance_metadata: InstanceMetadata::from_env(env),
         }
     }
 

@@ -12,6 +12,11 @@ use std::time::{Duration, SystemTime};
 use crate::token::Token;
 
 const GUARD: Duration = Duration::from_secs(5 * 60);
+
+/// A token issued with less life than this counts as born expired: the `Date` it is measured
+/// against has a resolution of one second, so a token that ECR issued already expired can
+/// appear to live up to a second.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(2);
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// What a cached token is good for right now.
@@ -60,7 +65,7 @@ impl RefreshPolicy {
     pub fn assess(&self, token: &Token, now: SystemTime) -> Freshness {
         let lifetime = token.lifetime();
         let remaining = token.remaining(now);
-        if lifetime.is_zero() || remaining <= Self::guard(lifetime) {
+        if lifetime < MIN_LIFETIME || remaining <= Self::guard(lifetime) {
             Freshness::Unusable
         } else if remaining < self.refresh_window(lifetime) {
             Freshness::DueForRefresh
@@ -153,5 +158,8 @@ mod tests {
     fn a_token_born_expired_is_unusable() {
         let policy = RefreshPolicy::new(HOUR);
         assert_eq!(policy.assess(&token(0), after(0)), Freshness::Unusable);
+        // Measured against a one-second `Date`, "already expired" can read as a second of life.
+        assert_eq!(policy.assess(&token(1), after(0)), Freshness::Unusable);
+        assert_eq!(policy.assess(&token(3), after(0)), Freshness::Fresh);
     }
 }

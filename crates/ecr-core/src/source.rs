@@ -23,7 +23,7 @@ pub enum CredentialSource {
     /// The standard AWS chain (environment, shared files with `AWS_PROFILE`, SSO,
     /// `credential_process`, web identity, container and instance metadata), with the inputs
     /// that select its identity.
-    DefaultChain(ChainInputs),
+    DefaultChain(Box<ChainInputs>),
     /// A named profile of the AWS shared files (bound to the registry), and those files.
     Profile { name: String, files: SharedFiles },
     /// A key set of this product: its access key id, where its secret is kept, and the role it
@@ -41,7 +41,7 @@ pub enum CredentialSource {
 impl CredentialSource {
     /// The default chain as `env` selects it.
     pub fn default_chain_from(env: &dyn Fn(&str) -> Option<String>) -> CredentialSource {
-        CredentialSource::DefaultChain(ChainInputs::from_env(env))
+        CredentialSource::DefaultChain(Box::new(ChainInputs::from_env(env)))
     }
 
     /// Profile `name` of the shared files `env` names.
@@ -73,7 +73,7 @@ impl CredentialSource {
     fn reread(&self) -> CredentialSource {
         match self {
             CredentialSource::DefaultChain(inputs) => {
-                CredentialSource::DefaultChain(inputs.reread())
+                CredentialSource::DefaultChain(Box::new(inputs.reread()))
             }
             CredentialSource::Profile { name, files } => CredentialSource::Profile {
                 name: name.clone(),
@@ -87,9 +87,9 @@ impl CredentialSource {
 impl fmt::Display for CredentialSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CredentialSource::DefaultChain(ChainInputs {
-                profile: Some(p), ..
-            }) => write!(f, "AWS profile {p}"),
+            CredentialSource::DefaultChain(inputs) if inputs.profile.is_some() => {
+                write!(f, "AWS profile {}", inputs.profile_name())
+            }
             CredentialSource::DefaultChain(_) => f.write_str("the default AWS credential chain"),
             CredentialSource::Profile { name, .. } => write!(f, "AWS profile {name}"),
             CredentialSource::KeySet { name, .. } => write!(f, "key set {name}"),
@@ -186,7 +186,9 @@ impl TokenScope {
 
     /// The full cache key: every field of the scope (hashed into a file name by the cache).
     pub fn key(&self) -> String {
-        let scope = serde_json::to_string(self).unwrap_or_default();
+        // Serializing plain data fails only for a path that is not UTF-8: its debug form is
+        // still unique to it.
+        let scope = serde_json::to_string(self).unwrap_or_else(|_| format!("debug:{self:?}"));
         format!("v2;{scope}")
     }
 

@@ -74,7 +74,7 @@ async fn ca_bundle_path(scope: &TokenScope) -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let (name, files) = scope.source.profile()?;
-    let files = super::identity::profile_files(files)?;
+    let files = super::identity::profile_files(files).ok()??;
     let profiles = aws_config::profile::load(
         &Fs::real(),
         &Env::real(),

@@ -32,7 +32,9 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::region::Region;
 
-use crate::chain_inputs::{ChainInputs, ContainerCredentials, SharedFiles};
+use crate::chain_inputs::{
+    ChainInputs, ContainerCredentials, InstanceMetadata, SharedFiles, digest_of,
+};
 use crate::clock::Deadline;
 use crate::config::SecretLocation;
 use crate::fetch::{FetchError, FetchErrorKind};
@@ -84,10 +86,10 @@ pub async fn resolve(
             bounded(chain.provide_credentials(), deadline).await?
         }
         CredentialSource::Profile { name, files } => {
-            let Some(provider) = profile_provider(name, files, &conf) else {
+            let Some(provider) = profile_provider(name, files, &conf)? else {
                 return Err(FetchError::new(
                     FetchErrorKind::CredentialsUnavailable,
-                    format!("AWS profile {name}: no AWS config files (is HOME set?)"),
+                    format!("AWS profile {name}: no AWS shared config or credentials file exists"),
                 ));
             };
             bounded(provider.provide_credentials(), deadline)
@@ -163,15 +165,10 @@ fn default_chain(
                 SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
             );
         } else {
-            return Err(FetchError::new(
-                FetchErrorKind::NoIdentity,
-                format!(
-                    "the keys {key_id} were in another process's environment, not in this one's"
-                ),
-            ));
+            return Err(elsewhere(&format!("the keys {key_id}")));
         }
     }
-    if let Some(profile) = profile_provider(inputs.profile_name(), &inputs.files, conf) {
+    if let Some(profile) = profile_provider(inputs.profile_name(), &inputs.files, conf)? {
         add("Profile", SharedCredentialsProvider::new(profile));
     }
     if let (Some(role_arn), Some(token_file)) = (&inputs.role_arn, &inputs.web_identity_token_file)
@@ -192,9 +189,13 @@ fn default_chain(
             SharedCredentialsProvider::new(web_identity),
         );
     }
-    if inputs.container.is_some()
-        && ContainerCredentials::from_env(&real).as_ref() == inputs.container.as_ref()
-    {
+    // The container and instance metadata providers read their endpoints from this process's
+    // environment: they run only when it names the recorded ones, else an identity that a
+    // `get` found there could be renewed as another (this host's instance role, say).
+    if let Some(container) = &inputs.container {
+        if ContainerCredentials::from_env(&real).as_ref() != Some(container) {
+            return Err(elsewhere("container credentials"));
+        }
         add(
             "EcsContainer",
             SharedCredentialsProvider::new(
@@ -202,8 +203,18 @@ fn default_chain(
             ),
         );
     }
-    add("Ec2InstanceMetadata", SharedCredentialsProvider::new(imds));
-    Ok(chain.expect("instance metadata is always in the chain"))
+    if InstanceMetadata::from_env(&real) == inputs.instance_metadata {
+        add("Ec2InstanceMetadata", SharedCredentialsProvider::new(imds));
+    }
+    chain.ok_or_else(|| elsewhere("instance metadata settings"))
+}
+
+/// Nothing here can stand for what another process's environment held.
+fn elsewhere(what: &str) -> FetchError {
+    FetchError::new(
+        FetchErrorKind::NoIdentity,
+        format!("{what} were in another process's environment, not in this one's"),
+    )
 }
 
 /// Profile `name` of exactly `files` (none of this process's variables), if there are files.
@@ -211,29 +222,46 @@ fn profile_provider(
     name: &str,
     files: &SharedFiles,
     conf: &ProviderConfig,
-) -> Option<ProfileFileCredentialsProvider> {
-    Some(
+) -> Result<Option<ProfileFileCredentialsProvider>, FetchError> {
+    Ok(profile_files(files)?.map(|files| {
         ProfileFileCredentialsProvider::builder()
             .configure(conf)
-            .profile_files(profile_files(files)?)
+            .profile_files(files)
             .profile_name(name)
-            .build(),
-    )
+            .build()
+    }))
 }
 
-/// The SDK's description of `files`; `None` when there are none (no home directory).
-pub fn profile_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
-    if files.config.is_none() && files.credentials.is_none() {
-        return None;
-    }
+/// The SDK's view of `files`: the contents of those that exist, and only while they hold what
+/// the scope recorded (a file edited since is another identity, never fetched under this
+/// scope's key); `Ok(None)` when no file exists, an error when one changed.
+pub fn profile_files(files: &SharedFiles) -> Result<Option<EnvConfigFiles>, FetchError> {
     let mut builder = EnvConfigFiles::builder();
-    if let Some(config) = &files.config {
-        builder = builder.with_file(EnvConfigFileKind::Config, &config.path);
+    let mut any = false;
+    for (kind, input) in [
+        (EnvConfigFileKind::Config, &files.config),
+        (EnvConfigFileKind::Credentials, &files.credentials),
+    ] {
+        let Some(input) = input else { continue };
+        let Some(expected) = &input.digest else {
+            continue;
+        };
+        let regular = std::fs::metadata(&input.path).is_ok_and(|m| m.is_file());
+        let bytes = regular.then(|| std::fs::read(&input.path).ok()).flatten();
+        if bytes.as_deref().map(digest_of).as_ref() != Some(expected) {
+            return Err(FetchError::new(
+                FetchErrorKind::CredentialsUnavailable,
+                format!(
+                    "{} changed while the token was being fetched: try again",
+                    input.path.display()
+                ),
+            ));
+        }
+        let bytes = bytes.unwrap_or_default();
+        builder = builder.with_contents(kind, String::from_utf8_lossy(&bytes).into_owned());
+        any = true;
     }
-    if let Some(credentials) = &files.credentials {
-        builder = builder.with_file(EnvConfigFileKind::Credentials, &credentials.path);
-    }
-    Some(builder.build())
+    Ok(any.then(|| builder.build()))
 }
 
 async fn bounded(

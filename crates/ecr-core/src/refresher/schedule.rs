@@ -58,20 +58,30 @@ impl Backoff {
     }
 }
 
+/// However a server behaves, one scope is never renewed twice within this (save on request).
+pub const MIN_RENEWAL_GAP: Duration = Duration::from_secs(5);
+
 /// When a registry with `token` (if any) and `failures` failed renewals in a row, the last
-/// retried according to `retry_at`, is next renewed.
+/// retried according to `retry_at` and last attempted at `last_attempt`, is next renewed: never
+/// sooner than [`MIN_RENEWAL_GAP`] after the last attempt.
 pub fn next_renewal(
     token: Option<&TokenTimes>,
     failures: u32,
     retry_at: Option<SystemTime>,
+    last_attempt: Option<SystemTime>,
     now: SystemTime,
 ) -> SystemTime {
-    if failures > 0 {
-        return retry_at.unwrap_or(now);
-    }
-    match token {
-        Some(token) => token.renew_at,
-        None => now,
+    let due = if failures > 0 {
+        retry_at.unwrap_or(now)
+    } else {
+        match token {
+            Some(token) => token.renew_at,
+            None => now,
+        }
+    };
+    match last_attempt.and_then(|last| last.checked_add(MIN_RENEWAL_GAP)) {
+        Some(earliest) => due.max(earliest),
+        None => due,
     }
 }
 
@@ -131,16 +141,34 @@ mod tests {
     fn a_healthy_token_is_renewed_at_half_life_and_a_missing_one_now() {
         let token = times(1000, 1000 + 12 * 3600);
         assert_eq!(
-            next_renewal(Some(&token), 0, None, at(2000)),
+            next_renewal(Some(&token), 0, None, None, at(2000)),
             at(1000 + 6 * 3600)
         );
-        assert_eq!(next_renewal(None, 0, None, at(2000)), at(2000));
+        assert_eq!(next_renewal(None, 0, None, None, at(2000)), at(2000));
     }
 
     #[test]
     fn after_a_failure_the_retry_time_wins_over_the_half_life() {
         let token = times(0, 20);
-        assert_eq!(next_renewal(Some(&token), 2, Some(at(7)), at(5)), at(7));
-        assert_eq!(next_renewal(Some(&token), 1, None, at(5)), at(5));
+        assert_eq!(
+            next_renewal(Some(&token), 2, Some(at(7)), None, at(5)),
+            at(7)
+        );
+        assert_eq!(next_renewal(Some(&token), 1, None, None, at(5)), at(5));
+    }
+
+    #[test]
+    fn no_scope_is_renewed_twice_within_the_minimum_gap() {
+        // A token whose half-life has already passed when it arrives (a server issuing
+        // one-second tokens) waits for the gap, not for nothing.
+        let token = times(100, 101);
+        assert_eq!(
+            next_renewal(Some(&token), 0, None, Some(at(100)), at(100)),
+            at(105)
+        );
+        assert_eq!(
+            next_renewal(None, 3, Some(at(101)), Some(at(100)), at(100)),
+            at(105)
+        );
     }
 }

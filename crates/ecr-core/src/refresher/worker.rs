@@ -65,6 +65,7 @@ struct Tracked {
     login_only: bool,
     failures: u32,
     retry_at: Option<SystemTime>,
+    last_attempt: Option<SystemTime>,
     error: Option<String>,
     /// "Refresh now" was asked.
     forced: bool,
@@ -86,6 +87,7 @@ impl Tracked {
             self.token.as_ref(),
             self.failures,
             self.retry_at,
+            self.last_attempt,
             now,
         ))
     }
@@ -284,8 +286,9 @@ impl<O: Observer> Worker<O> {
             let scope = entry.scope.reread();
             let key = CacheKey::for_scope(&scope).as_str().to_string();
             let current = scope == entry.scope;
-            let renewable_token = current && servable;
-            if self.given_up.contains(&key) || !(bound || renewable_token) {
+            // Only what a `get` would still compute: a file edited since is another identity,
+            // which the next `get` (or, for a binding, this process's own scope) will fetch.
+            if self.given_up.contains(&key) || !current || !(bound || servable) {
                 continue;
             }
             wanted.insert(key, (scope, bound, false));
@@ -396,6 +399,7 @@ impl<O: Observer> Worker<O> {
             Renew::WhenHalfSpent
         };
         tracked.refreshing = true;
+        tracked.last_attempt = Some(SystemTime::now());
         self.publish();
 
         let service = self.service.as_ref().expect("checked above");
@@ -433,6 +437,9 @@ impl<O: Observer> Worker<O> {
                 tracing::info!(registry = %host, source = %tracked.source, error = %error, "cannot renew this cached token here; leaving it to get");
                 self.given_up.insert(key.to_string());
                 self.registries.remove(key);
+                if !self.registries.values().any(|t| t.host == host) {
+                    self.incidents.forget(host);
+                }
                 Vec::new()
             }
             Err(error) => {
