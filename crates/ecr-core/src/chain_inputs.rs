@@ -177,12 +177,22 @@ impl InstanceMetadata {
 }
 
 impl ChainInputs {
-    /// The inputs as `env` holds them now.
+    /// The inputs as `env` holds them now. Complete keys in the environment (an id and a
+    /// secret), which the chain uses first, leave the shared files selecting nothing: they are
+    /// named but not read, so a warm `get` with such keys reads no AWS file at all.
     pub fn from_env(env: Env<'_>) -> ChainInputs {
+        let access_key_id = non_empty(env, ACCESS_KEY_VAR);
+        let keys_complete =
+            access_key_id.is_some() && non_empty(env, "AWS_SECRET_ACCESS_KEY").is_some();
+        let files = if keys_complete {
+            SharedFiles::locate(env, |path| FileInput { path, digest: None })
+        } else {
+            SharedFiles::from_env(env)
+        };
         ChainInputs {
             profile: non_empty(env, PROFILE_VAR),
-            access_key_id: non_empty(env, ACCESS_KEY_VAR),
-            files: SharedFiles::from_env(env),
+            access_key_id,
+            files,
             role_arn: non_empty(env, ROLE_ARN_VAR),
             web_identity_token_file: non_empty(env, WEB_IDENTITY_TOKEN_FILE_VAR),
             role_session_name: non_empty(env, ROLE_SESSION_NAME_VAR),
