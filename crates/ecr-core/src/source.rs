@@ -271,15 +271,7 @@ fn configured_endpoint(env: &dyn Fn(&str) -> Option<String>, service_var: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use crate::chain_inputs::tests::env_of;
 
     fn private() -> Registry {
         Registry::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap()
