@@ -236,7 +236,8 @@ impl<O: Observer> Worker<O> {
     }
 
     /// Re-reads the product config and retries failed registries at once (new keys, a fixed
-    /// binding). An unreadable config keeps the previous one working and is shown.
+    /// binding): a config write is a person's request, like "Refresh now", so the renewal gap
+    /// does not hold it back. An unreadable config keeps the previous one working and is shown.
     fn reload(&mut self) {
         match UserService::open(&self.paths, KEYCHAIN_TIMEOUT) {
             Ok(service) => {
@@ -251,6 +252,7 @@ impl<O: Observer> Worker<O> {
         for tracked in self.registries.values_mut() {
             tracked.failures = 0;
             tracked.retry_at = None;
+            tracked.last_attempt = None;
             tracked.parked = false;
         }
         self.given_up.clear();
