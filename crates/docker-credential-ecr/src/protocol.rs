@@ -7,7 +7,8 @@
 use std::io::{Read, Write};
 
 use ecr_core::fetch::one_line;
-use serde::{Deserialize, Serialize};
+use ecr_core::helper_protocol;
+use serde::Serialize;
 
 /// The exact line docker treats as "this helper has nothing for that registry".
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
@@ -98,16 +99,7 @@ pub struct CredentialsAnswer<'a> {
     pub secret: &'a str,
 }
 
-/// `store`'s input.
-#[derive(Deserialize)]
-pub struct StoreRequest {
-    #[serde(rename = "ServerURL")]
-    pub server_url: String,
-    #[serde(rename = "Username")]
-    pub username: String,
-    #[serde(rename = "Secret")]
-    pub secret: String,
-}
+pub use ecr_core::helper_protocol::StoreRequest;
 
 /// All of stdin as UTF-8, refusing more than [`MAX_INPUT`] bytes.
 pub fn read_input() -> Result<String, Failure> {
@@ -132,16 +124,9 @@ pub fn read_server_address() -> Result<String, Failure> {
 }
 
 fn server_address(input: &str) -> Result<String, Failure> {
-    let address = input.trim();
-    if address.is_empty() {
-        return Err(Failure::usage("no registry address on stdin"));
-    }
-    if address.contains(['\n', '\r']) {
-        return Err(Failure::usage(
-            "expected one registry address on stdin, got several lines",
-        ));
-    }
-    Ok(address.to_string())
+    helper_protocol::server_address(input)
+        .map(str::to_string)
+        .map_err(|e| Failure::usage(e.to_string()))
 }
 
 /// `store`'s JSON request on stdin.
@@ -150,20 +135,7 @@ pub fn read_store_request() -> Result<StoreRequest, Failure> {
 }
 
 fn parse_store_request(input: &str) -> Result<StoreRequest, Failure> {
-    // serde's messages can quote the input, which may hold a secret: report position only.
-    serde_json::from_str(input).map_err(|e| {
-        Failure::usage(format!(
-            "invalid input for store: expected JSON {{\"ServerURL\",\"Username\",\"Secret\"}} ({} at line {} column {})",
-            match e.classify() {
-                serde_json::error::Category::Io => "read error",
-                serde_json::error::Category::Syntax => "syntax error",
-                serde_json::error::Category::Data => "missing or mistyped field",
-                serde_json::error::Category::Eof => "truncated input",
-            },
-            e.line(),
-            e.column()
-        ))
-    })
+    helper_protocol::parse_store_request(input).map_err(|e| Failure::usage(e.to_string()))
 }
 
 /// Writes `value` as JSON and a newline to stdout.

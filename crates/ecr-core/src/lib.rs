@@ -14,30 +14,23 @@
 //! binaries decide where that ends up. Secrets are wrapped in [`Secret`], whose `Debug` and
 //! `Display` never show them.
 
+pub use ecr_model::{
+    bindings, cache, chain_inputs, client_config, clock, config, helper_protocol, policy,
+    private_fs, registry, secret, source, token,
+};
+
 pub mod autostart;
 pub mod aws;
-pub mod bindings;
-pub mod cache;
-pub mod chain_inputs;
-pub mod client_config;
-pub mod clock;
-pub mod config;
 pub mod fetch;
 pub mod key_store;
 pub mod keychain;
 pub mod log_file;
 pub mod onboarding;
 pub mod paths;
-pub mod policy;
-pub mod private_fs;
 pub mod refresher;
-pub mod registry;
-pub mod secret;
 pub mod service;
 pub mod settings;
-pub mod source;
 pub mod state;
-pub mod token;
 
 pub use cache::{CacheError, CacheKey, TokenCache};
 pub use clock::{Clock, Deadline, SystemClock};

@@ -4,7 +4,7 @@
 //! `get` only reads it (no lock: writers replace it atomically). User commands (`add`,
 //! `remove`, `store`) change it through [`ConfigFile::update`]: under an exclusive lock, read,
 //! change, write to a temp file (0600) and rename. Keys this version does not know are kept.
-//! Secrets never come here: they live in a [`crate::keychain::SecretStore`].
+//! Secrets never come here: they live in a keychain (`ecr_core::keychain`).
 
 use std::collections::BTreeMap;
 use std::fs;

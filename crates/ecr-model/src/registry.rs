@@ -402,7 +402,7 @@ impl fmt::Display for Partition {
 }
 
 impl NotEcr {
-    pub(crate) fn new(reason: String) -> NotEcr {
+    pub fn new(reason: String) -> NotEcr {
         NotEcr { reason }
     }
 

@@ -1,0 +1,91 @@
+//! Parsing what docker's credential-helper protocol hands a helper on stdin: the server address
+//! of `get` and `erase`, and the JSON request of `store`. Errors never quote the input, which
+//! may hold a secret.
+
+use serde::Deserialize;
+
+/// `store`'s input.
+#[derive(Deserialize)]
+pub struct StoreRequest {
+    #[serde(rename = "ServerURL")]
+    pub server_url: String,
+    #[serde(rename = "Username")]
+    pub username: String,
+    #[serde(rename = "Secret")]
+    pub secret: String,
+}
+
+/// Input the protocol cannot accept, described without quoting it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtocolError {
+    #[error("no registry address on stdin")]
+    NoAddress,
+    #[error("expected one registry address on stdin, got several lines")]
+    SeveralLines,
+    #[error(
+        "invalid input for store: expected JSON {{\"ServerURL\",\"Username\",\"Secret\"}} ({what} at line {line} column {column})"
+    )]
+    BadStoreRequest {
+        what: &'static str,
+        line: usize,
+        column: usize,
+    },
+}
+
+/// The server address of `get` and `erase`: one line, trimmed.
+pub fn server_address(input: &str) -> Result<&str, ProtocolError> {
+    let address = input.trim();
+    if address.is_empty() {
+        return Err(ProtocolError::NoAddress);
+    }
+    if address.contains(['\n', '\r']) {
+        return Err(ProtocolError::SeveralLines);
+    }
+    Ok(address)
+}
+
+/// `store`'s JSON request.
+pub fn parse_store_request(input: &str) -> Result<StoreRequest, ProtocolError> {
+    // serde's messages can quote the input: report the position only.
+    serde_json::from_str(input).map_err(|e| ProtocolError::BadStoreRequest {
+        what: match e.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "missing or mistyped field",
+            serde_json::error::Category::Eof => "truncated input",
+        },
+        line: e.line(),
+        column: e.column(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_address_is_one_trimmed_line() {
+        assert_eq!(server_address("host\n").unwrap(), "host");
+        assert_eq!(
+            server_address("  https://host/x \r\n").unwrap(),
+            "https://host/x"
+        );
+        assert_eq!(server_address(""), Err(ProtocolError::NoAddress));
+        assert_eq!(server_address(" \n"), Err(ProtocolError::NoAddress));
+        assert_eq!(server_address("a\nb"), Err(ProtocolError::SeveralLines));
+    }
+
+    #[test]
+    fn store_errors_never_quote_the_input() {
+        let secret = "s3cr3t-value";
+        for input in [
+            format!(r#"{{"ServerURL":"h","Username":"AWS","Secret":{secret}}}"#),
+            format!(r#"{{"ServerURL":"h","Username":"AWS","Secret":"{secret}""#),
+            format!(r#"{{"ServerURL":"h","Username":["{secret}"],"Secret":"x"}}"#),
+        ] {
+            let error = parse_store_request(&input).err().expect("refused");
+            assert!(!error.to_string().contains(secret), "{error}");
+        }
+        assert!(parse_store_request(r#"{"ServerURL":"h","Username":"AWS","Secret":"x"}"#).is_ok());
+    }
+}

@@ -1,0 +1,23 @@
+//! The data of docker-credential-ecr and the files that hold it, with no AWS SDK, keychain or
+//! async runtime: what a registry host is ([`registry`], [`bindings`]), the product config
+//! ([`config`]), the identity a token belongs to ([`source`], [`chain_inputs`]), tokens and
+//! when to renew them ([`token`], [`policy`], [`clock`]), the token cache ([`cache`]) and the
+//! container clients' config files ([`client_config`]), written safely ([`private_fs`]), and the
+//! credential-helper protocol's input ([`helper_protocol`]).
+//!
+//! Everything that parses untrusted input lives here, so that the fuzz targets (`fuzz/`) build
+//! quickly with sanitizers; `ecr-core` re-exports every module under the same name.
+
+pub mod bindings;
+pub mod cache;
+pub mod chain_inputs;
+pub mod client_config;
+pub mod clock;
+pub mod config;
+pub mod helper_protocol;
+pub mod policy;
+pub mod private_fs;
+pub mod registry;
+pub mod secret;
+pub mod source;
+pub mod token;
