@@ -8,5 +8,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash tests/setup.sh
 cargo build --workspace
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
