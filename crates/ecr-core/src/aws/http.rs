@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
@@ -16,6 +17,7 @@ use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::os_shim_internal::{Env, Fs};
 
+use crate::chain_inputs::SharedFiles;
 use crate::fetch::{FetchError, FetchErrorKind};
 use crate::source::TokenScope;
 
@@ -74,7 +76,7 @@ async fn ca_bundle_path(scope: &TokenScope) -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let (name, files) = scope.source.profile()?;
-    let files = super::identity::profile_files(files).ok()??;
+    let files = settings_files(files)?;
     let profiles = aws_config::profile::load(
         &Fs::real(),
         &Env::real(),
@@ -87,6 +89,24 @@ async fn ca_bundle_path(scope: &TokenScope) -> Option<PathBuf> {
         .get("ca_bundle")
         .filter(|p| !p.trim().is_empty())
         .map(|p| PathBuf::from(p.trim()))
+}
+
+/// The shared files that exist, for settings that do not select the identity (`ca_bundle`): read
+/// also when the identity came from environment keys and the scope recorded no digest of them.
+fn settings_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
+    let mut builder = EnvConfigFiles::builder();
+    let mut any = false;
+    for (kind, input) in [
+        (EnvConfigFileKind::Config, &files.config),
+        (EnvConfigFileKind::Credentials, &files.credentials),
+    ] {
+        let Some(input) = input else { continue };
+        if std::fs::metadata(&input.path).is_ok_and(|m| m.is_file()) {
+            builder = builder.with_file(kind, &input.path);
+            any = true;
+        }
+    }
+    any.then(|| builder.build())
 }
 
 fn read_bundle(path: &Path) -> Result<Vec<u8>, FetchError> {
