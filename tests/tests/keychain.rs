@@ -179,6 +179,12 @@ fn a_locked_keyring_fails_get_and_the_agent_at_once_without_asking_to_unlock() {
     let monitor = keyring.monitor();
     let get = helper().get(EXAMPLE_REGISTRY);
     let calls = monitor.method_calls();
+    println!(
+        "locked keyring: get exited {} in {:?}: {}",
+        get.code,
+        get.elapsed,
+        get.stdout.trim_end()
+    );
     assert_ne!(get.code, 0, "{get:#?}");
     assert!(
         get.elapsed < Duration::from_secs(2),
