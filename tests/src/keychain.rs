@@ -20,6 +20,12 @@
 //!   prompt fails at once instead.
 //! - Both daemons are children of the test, killed and reaped on `Drop`.
 //!
+//! # Watching the bus
+//!
+//! [`SecretService::monitor`] starts `dbus-monitor` on the private bus (its configuration lets
+//! the test's user eavesdrop) and returns once it sees traffic: what a client called, e.g. that a
+//! `get` never asked to `Unlock`, is then in [`BusMonitor::method_calls`].
+//!
 //! # What a client needs
 //!
 //! Only [`SecretService::env`]: `DBUS_SESSION_BUS_ADDRESS`. The keyring crates' zbus Secret
@@ -28,8 +34,8 @@
 //! # Skipping
 //!
 //! [`skip_unless_installed`] prints a visible `SKIP` when `dbus-daemon`, `dbus-send`,
-//! `gnome-keyring-daemon` or `secret-tool` is missing (Debian: `dbus`, `gnome-keyring`,
-//! `libsecret-tools`; `.ci/run` installs them).
+//! `dbus-monitor`, `gnome-keyring-daemon` or `secret-tool` is missing (Debian: `dbus`,
+//! `gnome-keyring`, `libsecret-tools`; `.ci/run` installs them).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -37,9 +43,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The programs the fixture and its tests run.
-pub const TOOLS: [&str; 4] = [
+pub const TOOLS: [&str; 5] = [
     "dbus-daemon",
     "dbus-send",
+    "dbus-monitor",
     "gnome-keyring-daemon",
     "secret-tool",
 ];
@@ -294,6 +301,34 @@ impl SecretService {
         .is_some_and(|reply| reply.contains("boolean true"))
     }
 
+    /// Starts `dbus-monitor` on this bus, watching method calls; returns once it sees them.
+    pub fn monitor(&self) -> BusMonitor {
+        static MONITORS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MONITORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = self.dir.join(format!("dbus-monitor-{n}.log"));
+        let child = Command::new("dbus-monitor")
+            .args(["--address", &self.address, "type='method_call'"])
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("create the monitor log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-monitor");
+        let monitor = BusMonitor { child, log };
+        // A call of our own, repeated until the monitor shows it: from then on it sees all.
+        let probe = format!("org.ecr.e2e.MonitorProbe{}x{n}", std::process::id());
+        let started = Instant::now();
+        while !monitor.text().contains(&probe) {
+            assert!(
+                started.elapsed() < READY_TIMEOUT,
+                "dbus-monitor saw nothing within {READY_TIMEOUT:?}"
+            );
+            self.has_owner(&probe);
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        monitor
+    }
+
     /// The process ids of the running daemons (bus first).
     pub fn pids(&self) -> Vec<u32> {
         self.bus
@@ -331,6 +366,49 @@ impl SecretService {
 impl Drop for SecretService {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// `dbus-monitor` watching a [`SecretService`]'s bus; stopped on `Drop`.
+pub struct BusMonitor {
+    child: Child,
+    log: PathBuf,
+}
+
+impl BusMonitor {
+    /// Everything it printed so far.
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The method calls it saw, one line each: `interface.member path`.
+    pub fn method_calls(&self) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|line| line.starts_with("method call "))
+            .map(|line| {
+                let field = |name: &str| {
+                    line.split(&format!("{name}="))
+                        .nth(1)
+                        .map(|rest| rest.split([';', ' ']).next().unwrap_or(""))
+                        .unwrap_or("")
+                        .to_string()
+                };
+                format!(
+                    "{}.{} {}",
+                    field("interface"),
+                    field("member"),
+                    field("path")
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for BusMonitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

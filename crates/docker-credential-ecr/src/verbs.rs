@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use ecr_core::bindings::RegistryMatch;
 use ecr_core::config::SecretLocation;
-use ecr_core::key_store::{GET_KEYCHAIN_TIMEOUT, KeySetSecrets};
+use ecr_core::key_store::KeySetSecrets;
+use ecr_core::keychain::KeychainAccess;
 use ecr_core::onboarding::{self, NewKeySet, NewSource};
 use ecr_core::service::UserService;
 use ecr_core::{ConfigFile, Deadline, GetError, Paths, Secret};
@@ -25,7 +26,7 @@ pub fn version_line() -> String {
 /// The service every verb and command uses: the product config's bindings, the refresh
 /// margin, the key sets' secrets, and the runtime state.
 pub fn service(paths: &Paths) -> Result<UserService, Failure> {
-    UserService::open(paths, GET_KEYCHAIN_TIMEOUT).map_err(|e| Failure::error(e.to_string()))
+    UserService::open(paths, KeychainAccess::UNATTENDED).map_err(|e| Failure::error(e.to_string()))
 }
 
 pub fn get(paths: &Paths) -> Result<(), Failure> {
@@ -92,7 +93,7 @@ fn store_keys(paths: &Paths, request: protocol::StoreRequest) -> Result<(), Fail
         role: None,
         location: SecretLocation::Keychain,
     };
-    let secrets = KeySetSecrets::new(paths, ecr_core::keychain::CHANGE_TIMEOUT);
+    let secrets = KeySetSecrets::new(paths, KeychainAccess::INTERACTIVE);
     onboarding::add(
         &ConfigFile::new(paths.config_file()),
         &secrets,

@@ -24,13 +24,29 @@
 //! The `keyring` crate itself (4.x) is only a wrapper over these: its `v1` API opens one store per
 //! process, forever, and cannot label entries, so this module uses the parts directly.
 //!
-//! Every call opens the store on a worker thread and waits for it at most a bounded time: a
-//! locked Secret Service with a display opens an unlock prompt and blocks until the user answers,
-//! and a `get` on the credential path must not hang docker. [`SecretStore::get`] waits at most
-//! [`GET_TIMEOUT`] (2 s), `set` and `delete` (interactive commands, where the user may have to
-//! answer that prompt) wait the keychain's own timeout ([`OsKeychain::with_timeout`], default
-//! [`CHANGE_TIMEOUT`]). On timeout the caller gets [`KeychainError::Timeout`] at once; the worker
-//! thread is left behind, blocked in the platform call, and ends with the process.
+//! # Locked keychains: who may unlock ([`KeychainAccess`])
+//!
+//! A locked Secret Service with a display opens an unlock prompt and blocks until the user
+//! answers. Whoever opens a keychain says how it is used, explicitly:
+//!
+//! - [`KeychainAccess::UNATTENDED`] (`get` under docker, the refresher, `status`): a locked
+//!   keychain is [`KeychainError::Locked`] at once, with no unlock call and no prompt (on the
+//!   Secret Service the read goes through `keychain/secret_service.rs`, which never calls
+//!   `Unlock`), and a read waits at most [`GET_TIMEOUT`] (2 s) in any case;
+//! - [`KeychainAccess::INTERACTIVE`] (`add`, `remove`, `store`, `doctor`: a person is there):
+//!   the platform may unlock, prompting, and a call waits at most [`CHANGE_TIMEOUT`].
+//!
+//! On macOS and Windows both read through the platform's store (not tested here: a locked macOS
+//! keychain may still prompt; the Credential Manager has no lock).
+//!
+//! # Worker threads
+//!
+//! Every call runs on a worker thread and the caller waits at most its limit, then gets
+//! [`KeychainError::Timeout`]. Reads have one worker per key set (`keychain/reads.rs`): a read of
+//! a key set whose previous read is still blocked joins it instead of starting another thread,
+//! and reads of other key sets do not queue behind it. An unattended Secret Service read also
+//! bounds each D-Bus call, so its worker ends even when the service never answers. `set` and
+//! `delete` (interactive only) have a worker per call, left behind on timeout.
 //!
 //! Without a session bus or a Secret Service (an SSH session, a container, a server) the store
 //! cannot be opened and the answer is [`KeychainError::Unavailable`], whose message names the
@@ -72,6 +88,13 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod reads;
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+mod secret_service;
+
 use keyring_core::{CredentialStore, Entry};
 
 use crate::private_fs::create_private_dir;
@@ -83,10 +106,10 @@ pub use keyring_core;
 
 /// The service name of every keychain entry.
 pub const SERVICE: &str = "docker-credential-ecr";
-/// How long [`SecretStore::get`] on the OS keychain may take.
+/// How long an unattended [`SecretStore::get`] on the OS keychain may take.
 pub const GET_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long `set` and `delete` on the OS keychain may take by default (long enough for a user
-/// to answer an unlock prompt).
+/// How long an interactive call on the OS keychain may take (long enough for a user to answer
+/// an unlock prompt).
 pub const CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a [`FileSecretStore`] write waits for another writer's lock.
 const FILE_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -105,8 +128,50 @@ pub trait SecretStore {
     fn describe(&self) -> String;
 }
 
+/// What a keychain call does when the keychain is locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WhenLocked {
+    /// Asks the platform to unlock it, which may show a prompt and wait for the user.
+    Unlock,
+    /// Answers [`KeychainError::Locked`] at once: no unlock call, no prompt. Reads only: writes
+    /// are made by interactive commands.
+    Fail,
+}
+
+/// How a caller uses the keychain: what a locked keychain does, and how long a call may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeychainAccess {
+    pub when_locked: WhenLocked,
+    /// The bound of every call (of reads, at most [`GET_TIMEOUT`] when `when_locked` is
+    /// [`WhenLocked::Fail`]).
+    pub timeout: Duration,
+}
+
+impl KeychainAccess {
+    /// Nobody to answer a prompt (`get` under docker, the refresher, `status`): a locked keychain
+    /// is an error at once, and a read waits at most [`GET_TIMEOUT`].
+    pub const UNATTENDED: KeychainAccess = KeychainAccess {
+        when_locked: WhenLocked::Fail,
+        timeout: GET_TIMEOUT,
+    };
+    /// A person runs the command (`add`, `remove`, `store`, `doctor`): the keychain may be
+    /// unlocked, with a prompt, and a call waits at most [`CHANGE_TIMEOUT`].
+    pub const INTERACTIVE: KeychainAccess = KeychainAccess {
+        when_locked: WhenLocked::Unlock,
+        timeout: CHANGE_TIMEOUT,
+    };
+
+    /// How long a read waits.
+    fn read_limit(&self) -> Duration {
+        match self.when_locked {
+            WhenLocked::Fail => self.timeout.min(GET_TIMEOUT),
+            WhenLocked::Unlock => self.timeout,
+        }
+    }
+}
+
 /// Why a secret could not be read, stored or removed. Messages never contain a secret.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KeychainError {
     /// No keychain to talk to: no session bus, no Secret Service, no keychain on this platform.
     /// Holds the platform's words; the message adds the alternatives.
@@ -115,8 +180,12 @@ pub enum KeychainError {
          (`--profile P`) or keep them in a plaintext file (`--store file`)"
     )]
     Unavailable(String),
-    /// The keyring is locked, or unlocking it needs a prompt that could not be shown.
-    #[error("the keychain is locked ({0}); unlock it (log in to the desktop session) and retry")]
+    /// The keyring is locked (and the caller may not unlock it), or unlocking it needs a prompt
+    /// that could not be shown.
+    #[error(
+        "the keychain is locked ({0}); unlock it (log in to the desktop session, or run \
+         `docker-credential-ecr doctor`, which may ask for its password) and retry"
+    )]
     Locked(String),
     /// The keychain did not answer in time (a locked keyring may be waiting on an unlock prompt).
     #[error(
@@ -136,11 +205,14 @@ pub fn entry_label(key_set: &str) -> String {
 
 /// The OS keychain: Secret Service, macOS Keychain or Windows Credential Manager.
 ///
-/// Each call runs on a worker thread and is bounded in time (see the module docs).
+/// Each call runs on a worker thread and is bounded in time; what a locked keychain does is the
+/// [`KeychainAccess`] it was opened with (see the module docs).
 #[derive(Clone)]
 pub struct OsKeychain {
-    timeout: Duration,
+    access: KeychainAccess,
     backend: Backend,
+    /// The reads under way, one per key set and [`WhenLocked`].
+    reads: reads::Reads,
 }
 
 #[derive(Clone)]
@@ -152,39 +224,29 @@ enum Backend {
     Given(Arc<CredentialStore>),
 }
 
-impl Default for OsKeychain {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl OsKeychain {
-    /// The platform's keychain; `set` and `delete` wait at most [`CHANGE_TIMEOUT`].
-    pub fn new() -> OsKeychain {
-        Self::with_timeout(CHANGE_TIMEOUT)
-    }
-
-    /// The platform's keychain; every call waits at most `timeout` (`get` also at most
-    /// [`GET_TIMEOUT`]).
-    pub fn with_timeout(timeout: Duration) -> OsKeychain {
+    /// The platform's keychain, used as `access` says.
+    pub fn new(access: KeychainAccess) -> OsKeychain {
         OsKeychain {
-            timeout,
+            access,
             backend: Backend::Native,
+            reads: reads::Reads::native(),
         }
     }
 
     /// A keychain backed by `store` instead of the platform's, for tests: for example
     /// `keyring_core::mock::Store::new()`, whose error injection reaches through this type.
-    pub fn with_store(store: Arc<CredentialStore>, timeout: Duration) -> OsKeychain {
+    pub fn with_store(store: Arc<CredentialStore>, access: KeychainAccess) -> OsKeychain {
         OsKeychain {
-            timeout,
+            access,
             backend: Backend::Given(store),
+            reads: reads::Reads::default(),
         }
     }
 
-    /// The bound of `set` and `delete`.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
+    /// How this keychain is used.
+    pub fn access(&self) -> KeychainAccess {
+        self.access
     }
 
     /// Runs `op` on the entry of `key_set` on a worker thread, waiting at most `limit`.
@@ -194,11 +256,7 @@ impl OsKeychain {
         limit: Duration,
         op: impl FnOnce(&Entry, &CredentialStore) -> Result<T, KeychainError> + Send + 'static,
     ) -> Result<T, KeychainError> {
-        if key_set.is_empty() {
-            return Err(KeychainError::Platform(
-                "a key set needs a non-empty name".to_string(),
-            ));
-        }
+        check_name(key_set)?;
         let backend = self.backend.clone();
         let key_set = key_set.to_string();
         let (tx, rx) = mpsc::sync_channel(1);
@@ -232,6 +290,47 @@ impl Backend {
             Backend::Native => open_native_store(),
         }
     }
+
+    /// The secret of `key_set`, read as `when_locked` says, each platform call bounded by
+    /// `limit` where the platform allows it.
+    fn read(
+        &self,
+        key_set: &str,
+        when_locked: WhenLocked,
+        limit: Duration,
+    ) -> Result<Option<Secret>, KeychainError> {
+        #[cfg(all(
+            unix,
+            not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+        ))]
+        if let (Backend::Native, WhenLocked::Fail) = (self, when_locked) {
+            return secret_service::read_without_unlocking(SERVICE, key_set, limit);
+        }
+        let _ = (when_locked, limit);
+        let store = self.open()?;
+        let entry = build_entry(&*store, key_set)?;
+        match entry.get_password() {
+            Ok(value) => Ok(Some(Secret::new(value))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(operation_error(e, key_set)),
+        }
+    }
+}
+
+/// No Secret Service to talk to, in the platform's `words`, said plainly.
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn unavailable(words: &str) -> KeychainError {
+    let what = if words.contains("ServiceUnknown") || words.contains("NameHasNoOwner") {
+        "nothing provides the Secret Service (org.freedesktop.secrets) on the D-Bus session bus"
+    } else if words.contains("connect") || words.contains("ddress") {
+        "no D-Bus session bus"
+    } else {
+        "the Secret Service cannot be opened"
+    };
+    KeychainError::Unavailable(format!("{what}: {words}"))
 }
 
 #[cfg(all(
@@ -241,17 +340,7 @@ impl Backend {
 fn open_native_store() -> Result<Arc<CredentialStore>, KeychainError> {
     zbus_secret_service_keyring_store::Store::new()
         .map(|store| store as Arc<CredentialStore>)
-        .map_err(|e| {
-            let words = platform_words(&e);
-            let what = if words.contains("ServiceUnknown") || words.contains("NameHasNoOwner") {
-                "nothing provides the Secret Service (org.freedesktop.secrets) on the D-Bus session bus"
-            } else if words.contains("connect") || words.contains("ddress") {
-                "no D-Bus session bus"
-            } else {
-                "the Secret Service cannot be opened"
-            };
-            KeychainError::Unavailable(format!("{what}: {words}"))
-        })
+        .map_err(|e| unavailable(&platform_words(&e)))
 }
 
 #[cfg(target_os = "macos")]
@@ -293,6 +382,15 @@ fn native_store_name() -> &'static str {
     } else {
         "the Secret Service keychain"
     }
+}
+
+fn check_name(key_set: &str) -> Result<(), KeychainError> {
+    if key_set.is_empty() {
+        return Err(KeychainError::Platform(
+            "a key set needs a non-empty name".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// True when `store` is the Secret Service store, which takes a `label` modifier.
@@ -371,22 +469,20 @@ fn operation_error(err: keyring_core::Error, key_set: &str) -> KeychainError {
 
 impl SecretStore for OsKeychain {
     fn get(&self, key_set: &str) -> Result<Option<Secret>, KeychainError> {
-        let name = key_set.to_string();
-        self.on_worker(
-            key_set,
-            self.timeout.min(GET_TIMEOUT),
-            move |entry, _| match entry.get_password() {
-                Ok(value) => Ok(Some(Secret::new(value))),
-                Err(keyring_core::Error::NoEntry) => Ok(None),
-                Err(e) => Err(operation_error(e, &name)),
-            },
-        )
+        check_name(key_set)?;
+        let when_locked = self.access.when_locked;
+        let limit = self.access.read_limit();
+        let (backend, name) = (self.backend.clone(), key_set.to_string());
+        self.reads
+            .read(&format!("{when_locked:?} {key_set}"), limit, move || {
+                backend.read(&name, when_locked, limit)
+            })
     }
 
     fn set(&self, key_set: &str, secret: &Secret) -> Result<(), KeychainError> {
         let name = key_set.to_string();
         let secret = secret.clone();
-        self.on_worker(key_set, self.timeout, move |entry, store| {
+        self.on_worker(key_set, self.access.timeout, move |entry, store| {
             entry
                 .set_password(secret.expose())
                 .map_err(|e| operation_error(e, &name))?;
@@ -403,7 +499,7 @@ impl SecretStore for OsKeychain {
 
     fn delete(&self, key_set: &str) -> Result<bool, KeychainError> {
         let name = key_set.to_string();
-        self.on_worker(key_set, self.timeout, move |entry, _| {
+        self.on_worker(key_set, self.access.timeout, move |entry, _| {
             match entry.delete_credential() {
                 Ok(()) => Ok(true),
                 Err(keyring_core::Error::NoEntry) => Ok(false),
@@ -586,7 +682,11 @@ mod tests {
 
     fn mock_keychain() -> (OsKeychain, Arc<mock::Store>) {
         let store = mock::Store::new().unwrap();
-        let keychain = OsKeychain::with_store(store.clone(), Duration::from_secs(5));
+        let access = KeychainAccess {
+            when_locked: WhenLocked::Unlock,
+            timeout: Duration::from_secs(5),
+        };
+        let keychain = OsKeychain::with_store(store.clone(), access);
         (keychain, store)
     }
 
@@ -685,10 +785,17 @@ mod tests {
         assert!(matches!(keychain.get(""), Err(KeychainError::Platform(_))));
     }
 
-    /// A store whose every call blocks, like a keyring waiting on an unlock prompt.
-    struct Hanging;
+    /// A store whose every call blocks, like a keyring waiting on an unlock prompt, except
+    /// reads of key set `quick`; it counts the reads that reached it.
+    #[derive(Default)]
+    struct Hanging {
+        reads: Arc<std::sync::atomic::AtomicUsize>,
+    }
     #[derive(Debug)]
-    struct HangingCred;
+    struct HangingCred {
+        user: String,
+        reads: Arc<std::sync::atomic::AtomicUsize>,
+    }
 
     impl CredentialApi for HangingCred {
         fn set_secret(&self, _: &[u8]) -> keyring_core::Result<()> {
@@ -696,6 +803,10 @@ mod tests {
             Ok(())
         }
         fn get_secret(&self) -> keyring_core::Result<Vec<u8>> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.user == "quick" {
+                return Ok(b"quick-secret".to_vec());
+            }
             std::thread::sleep(Duration::from_secs(30));
             Err(keyring_core::Error::NoEntry)
         }
@@ -724,10 +835,13 @@ mod tests {
         fn build(
             &self,
             _: &str,
-            _: &str,
+            user: &str,
             _: Option<&std::collections::HashMap<&str, &str>>,
         ) -> keyring_core::Result<Entry> {
-            Ok(Entry::new_with_credential(Arc::new(HangingCred)))
+            Ok(Entry::new_with_credential(Arc::new(HangingCred {
+                user: user.to_string(),
+                reads: self.reads.clone(),
+            })))
         }
         fn as_any(&self) -> &dyn std::any::Any {
             self
@@ -737,7 +851,11 @@ mod tests {
     #[test]
     fn keychain_calls_time_out_without_blocking_the_caller() {
         let limit = Duration::from_millis(200);
-        let keychain = OsKeychain::with_store(Arc::new(Hanging), limit);
+        let access = KeychainAccess {
+            when_locked: WhenLocked::Unlock,
+            timeout: limit,
+        };
+        let keychain = OsKeychain::with_store(Arc::new(Hanging::default()), access);
         for call in [
             Box::new(|| keychain.get("v").map(|_| ()))
                 as Box<dyn Fn() -> Result<(), KeychainError>>,
@@ -759,8 +877,12 @@ mod tests {
     }
 
     #[test]
-    fn keychain_get_is_bounded_by_two_seconds_whatever_the_timeout() {
-        let keychain = OsKeychain::with_store(Arc::new(Hanging), Duration::from_secs(60));
+    fn keychain_unattended_get_is_bounded_by_two_seconds_whatever_the_timeout() {
+        let access = KeychainAccess {
+            when_locked: WhenLocked::Fail,
+            timeout: Duration::from_secs(60),
+        };
+        let keychain = OsKeychain::with_store(Arc::new(Hanging::default()), access);
         let started = Instant::now();
         let err = keychain.get("v").unwrap_err();
         assert!(
@@ -768,6 +890,54 @@ mod tests {
             "{err:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn keychain_hung_reads_take_one_thread_per_key_set_and_others_still_answer() {
+        let store = Arc::new(Hanging::default());
+        let reads = store.reads.clone();
+        let keychain = OsKeychain::with_store(
+            store,
+            KeychainAccess {
+                when_locked: WhenLocked::Fail,
+                timeout: Duration::from_millis(100),
+            },
+        );
+        for _ in 0..4 {
+            assert!(matches!(
+                keychain.get("hung"),
+                Err(KeychainError::Timeout(_))
+            ));
+        }
+        // A clone (the refresher's next service) shares the reads under way.
+        assert!(keychain.clone().get("hung").is_err());
+        let quick = keychain.get("quick").unwrap().unwrap();
+        assert_eq!(quick.expose(), "quick-secret");
+        // The workers count their read and leave the table on their own threads: wait for that.
+        let started = Instant::now();
+        while keychain.reads.under_way() > 1 || reads.load(std::sync::atomic::Ordering::SeqCst) < 2
+        {
+            assert!(started.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            reads.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "one read of the hung key set, however often asked, and one of the other"
+        );
+        assert_eq!(keychain.reads.under_way(), 1, "the hung read");
+    }
+
+    #[test]
+    fn keychain_locked_message_says_how_to_unlock() {
+        let text =
+            KeychainError::Locked("`docker-credential-ecr: acme` is locked".into()).to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("unlock it"), "{text}");
+        assert!(text.contains("docker-credential-ecr doctor"), "{text}");
+        assert_eq!(KeychainAccess::UNATTENDED.when_locked, WhenLocked::Fail);
+        assert_eq!(KeychainAccess::UNATTENDED.read_limit(), GET_TIMEOUT);
+        assert_eq!(KeychainAccess::INTERACTIVE.when_locked, WhenLocked::Unlock);
     }
 
     #[test]
@@ -781,7 +951,12 @@ mod tests {
         );
         let timeout = KeychainError::Timeout(GET_TIMEOUT).to_string();
         assert!(timeout.contains("2s"), "{timeout}");
-        assert!(OsKeychain::new().describe().contains("keychain") || cfg!(windows));
+        assert!(
+            OsKeychain::new(KeychainAccess::UNATTENDED)
+                .describe()
+                .contains("keychain")
+                || cfg!(windows)
+        );
         assert_eq!(entry_label("acme"), "docker-credential-ecr: acme");
     }
 

@@ -18,6 +18,7 @@ use crate::clock::{Clock, Deadline, SystemClock};
 use crate::config::{ConfigError, ConfigFile, ProductConfig};
 use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
 use crate::key_store::KeySetSecrets;
+use crate::keychain::KeychainAccess;
 use crate::paths::Paths;
 use crate::policy::{Freshness, RefreshPolicy};
 use crate::registry::{NotEcr, Registry};
@@ -518,12 +519,12 @@ pub enum OpenError {
 
 impl UserService {
     /// The service of `paths`: the product config's bindings, the refresh margin, the key
-    /// sets' secrets (keychain calls bounded by `keychain_timeout`) and the runtime state.
-    pub fn open(paths: &Paths, keychain_timeout: Duration) -> Result<UserService, OpenError> {
+    /// sets' secrets (the keychain used as `keychain` says) and the runtime state.
+    pub fn open(paths: &Paths, keychain: KeychainAccess) -> Result<UserService, OpenError> {
         let file = ConfigFile::new(paths.config_file());
         let config = file.load()?;
         let settings = Settings::from_config_and_env(&config, file.path())?;
-        let secrets = KeySetSecrets::new(paths, keychain_timeout);
+        let secrets = KeySetSecrets::new(paths, keychain);
         Ok(CredentialService::new(
             TokenCache::new(paths.token_cache_dir()),
             RefreshPolicy::new(settings.refresh_margin),

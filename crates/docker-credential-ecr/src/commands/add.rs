@@ -67,7 +67,7 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
         None => NewSource::KeySet(read_keys(args, &registry)?),
     };
     let described = describe(&source);
-    let secrets = KeySetSecrets::new(paths, ecr_core::keychain::CHANGE_TIMEOUT);
+    let secrets = KeySetSecrets::new(paths, ecr_core::keychain::KeychainAccess::INTERACTIVE);
     let verify = (!args.no_verify).then_some(args.region.as_deref());
     let outcome = onboarding::add(
         &ConfigFile::new(paths.config_file()),

@@ -14,7 +14,8 @@ use ecr_core::aws::SdkTokenSource;
 use ecr_core::bindings::BoundSource;
 use ecr_core::client_config::{self, ClientConfig};
 use ecr_core::fetch::{FetchErrorKind, TokenSource};
-use ecr_core::key_store::{GET_KEYCHAIN_TIMEOUT, KeySetSecrets};
+use ecr_core::key_store::KeySetSecrets;
+use ecr_core::keychain::KeychainAccess;
 use ecr_core::service::CLOCK_SKEW_TOLERANCE;
 use ecr_core::{Deadline, Paths};
 
@@ -66,7 +67,7 @@ pub fn run(paths: &Paths, _args: &DoctorArgs) -> ExitCode {
                 ));
             }
             checks.extend(routing(&hosts));
-            let secrets = KeySetSecrets::new(paths, GET_KEYCHAIN_TIMEOUT);
+            let secrets = KeySetSecrets::new(paths, KeychainAccess::INTERACTIVE);
             for (name, key_set) in &config.key_sets {
                 let store = secrets.store(key_set.secret_location);
                 checks.push(match store.get(name) {

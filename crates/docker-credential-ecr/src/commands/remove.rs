@@ -15,7 +15,7 @@ pub struct RemoveArgs {
 }
 
 pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
-    let secrets = KeySetSecrets::new(paths, ecr_core::keychain::CHANGE_TIMEOUT);
+    let secrets = KeySetSecrets::new(paths, ecr_core::keychain::KeychainAccess::INTERACTIVE);
     let outcome = onboarding::remove(
         &ConfigFile::new(paths.config_file()),
         &secrets,

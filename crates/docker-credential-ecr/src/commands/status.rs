@@ -44,7 +44,7 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let secrets = KeySetSecrets::new(paths, ecr_core::key_store::GET_KEYCHAIN_TIMEOUT);
+    let secrets = KeySetSecrets::new(paths, ecr_core::keychain::KeychainAccess::UNATTENDED);
     let config = service.config();
     let cached_hosts = service.list();
     let states = StateStore::new(paths.registry_state_dir());

@@ -14,6 +14,8 @@
 //! the chain gives up in about a second instead of the SDK's default retries. It is reached
 //! directly, never through `HTTPS_PROXY`: it is a link-local address.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use aws_config::ecs::EcsCredentialsProvider;
@@ -43,11 +45,14 @@ use crate::source::{CredentialSource, TokenScope};
 
 const IMDS_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A secret being read, off the async runtime: the future only awaits the answer.
+pub type SecretRead = Pin<Box<dyn Future<Output = Result<Secret, FetchError>> + Send>>;
+
 /// Where a key set's secret access key comes from (the keychain, in the product).
 pub trait SecretKeys {
-    /// The secret access key of key set `name`, kept at `location`.
-    fn secret_access_key(&self, name: &str, location: SecretLocation)
-    -> Result<Secret, FetchError>;
+    /// The secret access key of key set `name`, kept at `location`. A keychain or file read
+    /// blocks: implementations run it off the async runtime (`spawn_blocking`).
+    fn secret_access_key(&self, name: &str, location: SecretLocation) -> SecretRead;
 }
 
 /// For callers that never use key sets.
@@ -55,11 +60,11 @@ pub trait SecretKeys {
 pub struct NoSecretKeys;
 
 impl SecretKeys for NoSecretKeys {
-    fn secret_access_key(&self, name: &str, _: SecretLocation) -> Result<Secret, FetchError> {
-        Err(FetchError::new(
+    fn secret_access_key(&self, name: &str, _: SecretLocation) -> SecretRead {
+        Box::pin(std::future::ready(Err(FetchError::new(
             FetchErrorKind::KeychainUnavailable,
             format!("no key store is available to read key set {name}"),
-        ))
+        ))))
     }
 }
 
@@ -102,7 +107,7 @@ pub async fn resolve(
             secret_location,
             role,
         } => {
-            let secret = secrets.secret_access_key(name, *secret_location)?;
+            let secret = secrets.secret_access_key(name, *secret_location).await?;
             let keys = Credentials::new(
                 access_key_id.clone(),
                 secret.expose().to_string(),

@@ -18,7 +18,7 @@ pub mod sts;
 
 use std::time::Duration;
 
-pub use identity::{NoSecretKeys, SecretKeys};
+pub use identity::{NoSecretKeys, SecretKeys, SecretRead};
 
 use crate::clock::Deadline;
 use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};

@@ -18,6 +18,7 @@ use crate::bindings::RegistryMatch;
 use crate::cache::CacheKey;
 use crate::clock::Deadline;
 use crate::fetch::{FetchError, FetchErrorKind, one_line};
+use crate::keychain::KeychainAccess;
 use crate::paths::Paths;
 use crate::policy::Freshness;
 use crate::registry::Registry;
@@ -28,10 +29,6 @@ use super::incidents::Incidents;
 use super::schedule::{Backoff, next_renewal};
 use super::wakeups::{self, FileWatch, MAX_NAP};
 use super::{Command, Observer, Overview, RENEWAL_BUDGET, RegistryView, TokenTimes, Wake};
-
-/// How long the refresher waits on the keychain: longer than a `get` does, since an unlock
-/// prompt may be on screen and nobody is waiting on this thread.
-const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// File events come in bursts (temporary file, write, rename): one wake-up per burst.
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -239,7 +236,7 @@ impl<O: Observer> Worker<O> {
     /// binding): a config write is a person's request, like "Refresh now", so the renewal gap
     /// does not hold it back. An unreadable config keeps the previous one working and is shown.
     fn reload(&mut self) {
-        match UserService::open(&self.paths, KEYCHAIN_TIMEOUT) {
+        match UserService::open(&self.paths, KeychainAccess::UNATTENDED) {
             Ok(service) => {
                 self.service = Some(service);
                 self.problem = None;
