@@ -29,6 +29,11 @@ impl KeySetSecrets {
         }
     }
 
+    /// Given stores: a test's mock keychain (`OsKeychain::with_store`) and key file.
+    pub fn with_stores(keychain: OsKeychain, file: FileSecretStore) -> KeySetSecrets {
+        KeySetSecrets { keychain, file }
+    }
+
     /// The store for `location`.
     pub fn store(&self, location: SecretLocation) -> &dyn SecretStore {
         match location {

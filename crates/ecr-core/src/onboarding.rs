@@ -528,6 +528,112 @@ mod tests {
         }
     }
 
+    mod keychain_reads {
+        use super::*;
+        use crate::keychain::keyring_core::api::CredentialStoreApi;
+        use crate::keychain::keyring_core::{self, mock};
+        use crate::keychain::{FileSecretStore, OsKeychain, SERVICE};
+        use std::sync::Arc;
+
+        const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        const OLD: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        const NEW: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
+
+        struct World {
+            _dir: tempfile::TempDir,
+            config: ConfigFile,
+            secrets: KeySetSecrets,
+            store: Arc<mock::Store>,
+        }
+
+        fn world() -> World {
+            let dir = tempfile::tempdir().unwrap();
+            let store = mock::Store::new().unwrap();
+            let keychain = OsKeychain::with_store(store.clone(), Duration::from_secs(5));
+            let secrets = KeySetSecrets::with_stores(
+                keychain,
+                FileSecretStore::new(dir.path().join("keys.json")),
+            );
+            World {
+                config: ConfigFile::new(dir.path().join("config.json")),
+                _dir: dir,
+                secrets,
+                store,
+            }
+        }
+
+        /// Makes the next call on `key_set`'s keychain entry fail as a locked keyring does.
+        fn fail_next_call(store: &mock::Store, key_set: &str) {
+            let entry = store.build(SERVICE, key_set, None).unwrap();
+            let cred: &mock::Cred = entry.as_any().downcast_ref().unwrap();
+            cred.set_error(keyring_core::Error::NoStorageAccess(Box::new(
+                std::io::Error::other("collection is locked"),
+            )));
+        }
+
+        fn add_keys(
+            w: &World,
+            name: &str,
+            key_id: &str,
+            secret: &str,
+        ) -> Result<AddOutcome, AddError> {
+            add(
+                &w.config,
+                &w.secrets,
+                RegistryMatch::parse(REGISTRY).unwrap(),
+                NewSource::KeySet(NewKeySet {
+                    name: name.into(),
+                    access_key_id: key_id.into(),
+                    secret: Secret::new(secret),
+                    role: None,
+                    location: SecretLocation::Keychain,
+                }),
+                None,
+            )
+        }
+
+        fn secret(w: &World, name: &str) -> Option<String> {
+            w.secrets
+                .get(name, SecretLocation::Keychain)
+                .unwrap()
+                .map(|s| s.expose().to_string())
+        }
+
+        #[test]
+        fn a_configured_key_sets_secret_that_cannot_be_read_is_kept_and_nothing_changes() {
+            let w = world();
+            add_keys(&w, "acme", "AKIAIOSFODNN7EXAMPLE", OLD).unwrap();
+            let config_before = std::fs::read(w.config.path()).unwrap();
+            fail_next_call(&w.store, "acme");
+            let err = add_keys(&w, "acme", "AKIAI44QH8DHBEXAMPLE", NEW).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                matches!(err, AddError::CurrentSecretUnreadable { .. }),
+                "{message}"
+            );
+            assert!(
+                message.contains("acme") && message.contains("locked") && !message.contains(NEW),
+                "{message}"
+            );
+            assert_eq!(
+                secret(&w, "acme").as_deref(),
+                Some(OLD),
+                "the working secret stays"
+            );
+            assert_eq!(std::fs::read(w.config.path()).unwrap(), config_before);
+        }
+
+        #[test]
+        fn an_unreadable_entry_no_key_set_uses_does_not_stop_a_new_key_set() {
+            let w = world();
+            fail_next_call(&w.store, "fresh");
+            let outcome = add_keys(&w, "fresh", "AKIAIOSFODNN7EXAMPLE", NEW).unwrap();
+            assert!(!outcome.rotated_key_set);
+            assert_eq!(secret(&w, "fresh").as_deref(), Some(NEW));
+            assert!(w.config.load().unwrap().key_sets.contains_key("fresh"));
+        }
+    }
+
     #[test]
     fn key_ids_are_masked() {
         assert_eq!(mask_key_id("AKIAIOSFODNN7EXAMPLE"), "AKIA…MPLE");
