@@ -4,8 +4,17 @@
 //! The order of steps is what keeps users' pulls working:
 //! - new keys are verified (a real token fetch) before anything is saved, and a failed
 //!   verification saves nothing;
+//! - the secret and the config change under the config file's lock, held from before the
+//!   secret is read until after the config is written (and, for `remove` and a re-bound
+//!   registry, until the secrets nothing uses any more are deleted): a concurrent `add` or
+//!   `remove` of the same key set waits, and never finds a secret without its config entry or
+//!   has its secret deleted by the other's clean-up;
 //! - re-adding a key set replaces its secret only once the new keys have verified, and the
 //!   config is updated right after; if that update fails, the previous secret is put back;
+//! - a secret that may be working is never deleted or overwritten because reading it failed
+//!   or timed out: when the key set is configured and its current secret cannot be read,
+//!   `add` changes nothing and says why; when it is not configured, a failed config write
+//!   leaves the new secret in place rather than delete what might have been there;
 //! - removing a binding deletes a key set's secret only when no other binding uses it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,7 +23,9 @@ use crate::aws::{SdkTokenSource, SecretKeys};
 use crate::bindings::{Binding, BoundSource, RegistryMatch};
 use crate::cache::{CacheError, TokenCache};
 use crate::clock::{Deadline, SystemClock};
-use crate::config::{ConfigError, ConfigFile, KeySetConfig, RoleConfig, SecretLocation};
+use crate::config::{
+    ConfigError, ConfigFile, KeySetConfig, ProductConfig, RoleConfig, SecretLocation,
+};
 use crate::fetch::{FetchError, TokenSource};
 use crate::key_store::{InMemorySecret, KeySetSecrets};
 use crate::keychain::KeychainError;
@@ -54,6 +65,15 @@ pub enum AddError {
     Verification { registry: String, error: FetchError },
     #[error("cannot save the secret key: {0}")]
     Keychain(#[from] KeychainError),
+    #[error(
+        "cannot read the current secret key of {name} from {store} ({error}); it may still be \
+         in use, so nothing was changed: retry once the keychain answers"
+    )]
+    CurrentSecretUnreadable {
+        name: String,
+        store: String,
+        error: KeychainError,
+    },
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
@@ -148,15 +168,18 @@ pub fn add(
     if let Some(region) = verify {
         verify_source(&registry, &source, region)?;
     }
+    // Held until the end: see the module docs.
+    let locked = config_file.lock()?;
+    let mut config = locked.load()?;
     let (bound, key_set, restore) = match source {
         NewSource::Profile(name) => (BoundSource::Profile(name), None, None),
         NewSource::DefaultChain => (BoundSource::DefaultChain, None, None),
         NewSource::KeySet(keys) => {
             // The new secret goes in first (it verified); the previous one is kept in memory to
             // be put back should the config not follow.
-            let previous = secrets.get(&keys.name, keys.location).ok().flatten();
+            let previous = previous_secret(secrets, &config, &keys)?;
             secrets.set(&keys.name, keys.location, &keys.secret)?;
-            let config = KeySetConfig {
+            let key_set = KeySetConfig {
                 access_key_id: keys.access_key_id.trim().to_string(),
                 secret_location: keys.location,
                 role: keys.role,
@@ -164,43 +187,17 @@ pub fn add(
             };
             (
                 BoundSource::KeySet(keys.name.clone()),
-                Some((keys.name.clone(), config)),
+                Some((keys.name.clone(), key_set)),
                 Some((keys.name, keys.location, previous)),
             )
         }
     };
-    let saved = config_file.update(|c| {
-        let rotated = match &key_set {
-            Some((name, config)) => c.key_sets.insert(name.clone(), config.clone()).is_some(),
-            None => false,
-        };
-        let replaced = c
-            .bindings
-            .iter()
-            .position(|b| b.registry == registry)
-            .map(|i| c.bindings.remove(i).source);
-        c.bindings.push(Binding {
-            registry: registry.clone(),
-            source: bound.clone(),
-        });
-        // Re-bound to other keys: the previous key set goes once nothing uses it.
-        let orphaned = match &replaced {
-            Some(BoundSource::KeySet(old)) if !c.key_set_in_use(old) => c
-                .key_sets
-                .remove(old)
-                .map(|k| (old.clone(), k.secret_location)),
-            _ => None,
-        };
-        Ok::<_, std::convert::Infallible>((replaced, rotated, orphaned))
-    });
-    let (replaced_binding, rotated_key_set, orphaned) = match saved {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(never)) => match never {},
-        Err(e) => {
-            restore_secret(secrets, restore);
-            return Err(e.into());
-        }
-    };
+    let (replaced_binding, rotated_key_set, orphaned) =
+        bind(&mut config, &registry, &bound, key_set);
+    if let Err(e) = locked.save(&config) {
+        restore_secret(secrets, restore);
+        return Err(e.into());
+    }
     let mut deleted_key_sets = Vec::new();
     if let Some((name, location)) = orphaned {
         match secrets.delete(&name, location) {
@@ -210,6 +207,7 @@ pub fn add(
             }
         }
     }
+    drop(locked);
     Ok(AddOutcome {
         registry,
         bound,
@@ -220,14 +218,86 @@ pub fn add(
     })
 }
 
+/// What a key set's store held before `add` replaced its secret.
+enum PreviousSecret {
+    /// Read: the secret, or `None` when there was none.
+    Known(Option<Secret>),
+    /// The read failed, and no configured key set uses that entry: nothing working to lose.
+    Unknown,
+}
+
+/// The secret `keys` are about to replace. A read that fails for a key set the config uses is
+/// an error: its secret may be working, and could neither be put back nor told apart.
+fn previous_secret(
+    secrets: &KeySetSecrets,
+    config: &ProductConfig,
+    keys: &NewKeySet,
+) -> Result<PreviousSecret, AddError> {
+    match secrets.get(&keys.name, keys.location) {
+        Ok(previous) => Ok(PreviousSecret::Known(previous)),
+        Err(error)
+            if config
+                .key_sets
+                .get(&keys.name)
+                .is_some_and(|k| k.secret_location == keys.location) =>
+        {
+            Err(AddError::CurrentSecretUnreadable {
+                name: keys.name.clone(),
+                store: secrets.store(keys.location).describe(),
+                error,
+            })
+        }
+        Err(error) => {
+            tracing::warn!(key_set = %keys.name, %error, "cannot read the key set's secret; no configured key set uses it");
+            Ok(PreviousSecret::Unknown)
+        }
+    }
+}
+
+/// Binds `registry` to `bound` in `config`, with `key_set` added (or replaced); returns the
+/// binding replaced, whether a key set was replaced, and the key set (with where its secret
+/// is) that nothing uses any more.
+fn bind(
+    config: &mut ProductConfig,
+    registry: &RegistryMatch,
+    bound: &BoundSource,
+    key_set: Option<(String, KeySetConfig)>,
+) -> (Option<BoundSource>, bool, Option<(String, SecretLocation)>) {
+    let rotated = match key_set {
+        Some((name, key_set)) => config.key_sets.insert(name, key_set).is_some(),
+        None => false,
+    };
+    let replaced = config
+        .bindings
+        .iter()
+        .position(|b| &b.registry == registry)
+        .map(|i| config.bindings.remove(i).source);
+    config.bindings.push(Binding {
+        registry: registry.clone(),
+        source: bound.clone(),
+    });
+    // Re-bound to other keys: the previous key set goes once nothing uses it.
+    let orphaned = match &replaced {
+        Some(BoundSource::KeySet(old)) if !config.key_set_in_use(old) => config
+            .key_sets
+            .remove(old)
+            .map(|k| (old.clone(), k.secret_location)),
+        _ => None,
+    };
+    (replaced, rotated, orphaned)
+}
+
+/// Puts back what the store held before a failed `add`; a secret that could not be read is
+/// left as it is now (see the module docs).
 fn restore_secret(
     secrets: &KeySetSecrets,
-    restore: Option<(String, SecretLocation, Option<Secret>)>,
+    restore: Option<(String, SecretLocation, PreviousSecret)>,
 ) {
     if let Some((name, location, previous)) = restore {
         let _ = match previous {
-            Some(old) => secrets.set(&name, location, &old),
-            None => secrets.delete(&name, location).map(|_| ()),
+            PreviousSecret::Known(Some(old)) => secrets.set(&name, location, &old),
+            PreviousSecret::Known(None) => secrets.delete(&name, location).map(|_| ()),
+            PreviousSecret::Unknown => Ok(()),
         };
     }
 }
@@ -323,35 +393,36 @@ pub fn remove(
     target: &str,
 ) -> Result<RemoveOutcome, RemoveError> {
     let as_registry = RegistryMatch::parse(target).ok();
-    let outcome = config_file.update(|c| {
-        let (removed, kept): (Vec<Binding>, Vec<Binding>) = c.bindings.drain(..).partition(|b| {
-            Some(&b.registry) == as_registry.as_ref()
-                || b.source == BoundSource::KeySet(target.to_string())
-        });
-        c.bindings = kept;
-        let named_key_set = c.key_sets.contains_key(target) && as_registry.is_none();
-        if removed.is_empty() && !named_key_set {
-            return Err(RemoveError::NotFound(target.to_string()));
+    // Held until the secrets are deleted: a concurrent `add` of a key set of the same name
+    // then comes after, and its new secret is not deleted by this clean-up.
+    let locked = config_file.lock()?;
+    let mut c = locked.load()?;
+    let (removed, kept): (Vec<Binding>, Vec<Binding>) = c.bindings.drain(..).partition(|b| {
+        Some(&b.registry) == as_registry.as_ref()
+            || b.source == BoundSource::KeySet(target.to_string())
+    });
+    c.bindings = kept;
+    let named_key_set = c.key_sets.contains_key(target) && as_registry.is_none();
+    if removed.is_empty() && !named_key_set {
+        return Err(RemoveError::NotFound(target.to_string()));
+    }
+    let mut orphaned: Vec<(String, SecretLocation)> = Vec::new();
+    let candidates: Vec<String> = removed
+        .iter()
+        .filter_map(|b| match &b.source {
+            BoundSource::KeySet(name) => Some(name.clone()),
+            _ => None,
+        })
+        .chain(named_key_set.then(|| target.to_string()))
+        .collect();
+    for name in candidates {
+        if !c.key_set_in_use(&name)
+            && let Some(key_set) = c.key_sets.remove(&name)
+        {
+            orphaned.push((name, key_set.secret_location));
         }
-        let mut orphaned: Vec<(String, SecretLocation)> = Vec::new();
-        let candidates: Vec<String> = removed
-            .iter()
-            .filter_map(|b| match &b.source {
-                BoundSource::KeySet(name) => Some(name.clone()),
-                _ => None,
-            })
-            .chain(named_key_set.then(|| target.to_string()))
-            .collect();
-        for name in candidates {
-            if !c.key_set_in_use(&name)
-                && let Some(key_set) = c.key_sets.remove(&name)
-            {
-                orphaned.push((name, key_set.secret_location));
-            }
-        }
-        Ok((removed, orphaned))
-    })?;
-    let (removed_bindings, orphaned) = outcome?;
+    }
+    locked.save(&c)?;
     let mut deleted_key_sets = Vec::new();
     for (name, location) in orphaned {
         secrets
@@ -363,8 +434,9 @@ pub fn remove(
             })?;
         deleted_key_sets.push(name);
     }
+    drop(locked);
     Ok(RemoveOutcome {
-        removed_bindings,
+        removed_bindings: removed,
         deleted_key_sets,
     })
 }
@@ -453,6 +525,113 @@ mod tests {
                 !message.contains("K7MDENG"),
                 "a pasted secret is not echoed: {message}"
             );
+        }
+    }
+
+    mod keychain_reads {
+        use super::*;
+        use crate::keychain::keyring_core::api::CredentialStoreApi;
+        use crate::keychain::keyring_core::{self, mock};
+        use crate::keychain::{FileSecretStore, OsKeychain, SERVICE};
+        use std::sync::Arc;
+
+        const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        const OLD: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        const NEW: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
+
+        struct World {
+            _dir: tempfile::TempDir,
+            config: ConfigFile,
+            secrets: KeySetSecrets,
+            store: Arc<mock::Store>,
+        }
+
+        fn world() -> World {
+            let dir = tempfile::tempdir().unwrap();
+            let store = mock::Store::new().unwrap();
+            let keychain =
+                OsKeychain::with_store(store.clone(), crate::keychain::KeychainAccess::INTERACTIVE);
+            let secrets = KeySetSecrets::with_stores(
+                keychain,
+                FileSecretStore::new(dir.path().join("keys.json")),
+            );
+            World {
+                config: ConfigFile::new(dir.path().join("config.json")),
+                _dir: dir,
+                secrets,
+                store,
+            }
+        }
+
+        /// Makes the next call on `key_set`'s keychain entry fail as a locked keyring does.
+        fn fail_next_call(store: &mock::Store, key_set: &str) {
+            let entry = store.build(SERVICE, key_set, None).unwrap();
+            let cred: &mock::Cred = entry.as_any().downcast_ref().unwrap();
+            cred.set_error(keyring_core::Error::NoStorageAccess(Box::new(
+                std::io::Error::other("collection is locked"),
+            )));
+        }
+
+        fn add_keys(
+            w: &World,
+            name: &str,
+            key_id: &str,
+            secret: &str,
+        ) -> Result<AddOutcome, AddError> {
+            add(
+                &w.config,
+                &w.secrets,
+                RegistryMatch::parse(REGISTRY).unwrap(),
+                NewSource::KeySet(NewKeySet {
+                    name: name.into(),
+                    access_key_id: key_id.into(),
+                    secret: Secret::new(secret),
+                    role: None,
+                    location: SecretLocation::Keychain,
+                }),
+                None,
+            )
+        }
+
+        fn secret(w: &World, name: &str) -> Option<String> {
+            w.secrets
+                .get(name, SecretLocation::Keychain)
+                .unwrap()
+                .map(|s| s.expose().to_string())
+        }
+
+        #[test]
+        fn a_configured_key_sets_secret_that_cannot_be_read_is_kept_and_nothing_changes() {
+            let w = world();
+            add_keys(&w, "acme", "AKIAIOSFODNN7EXAMPLE", OLD).unwrap();
+            let config_before = std::fs::read(w.config.path()).unwrap();
+            fail_next_call(&w.store, "acme");
+            let err = add_keys(&w, "acme", "AKIAI44QH8DHBEXAMPLE", NEW).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                matches!(err, AddError::CurrentSecretUnreadable { .. }),
+                "{message}"
+            );
+            assert!(
+                message.contains("acme") && message.contains("locked") && !message.contains(NEW),
+                "{message}"
+            );
+            assert_eq!(
+                secret(&w, "acme").as_deref(),
+                Some(OLD),
+                "the working secret stays"
+            );
+            assert_eq!(std::fs::read(w.config.path()).unwrap(), config_before);
+        }
+
+        #[test]
+        fn an_unreadable_entry_no_key_set_uses_does_not_stop_a_new_key_set() {
+            let w = world();
+            fail_next_call(&w.store, "fresh");
+            let outcome = add_keys(&w, "fresh", "AKIAIOSFODNN7EXAMPLE", NEW).unwrap();
+            assert!(!outcome.rotated_key_set);
+            assert_eq!(secret(&w, "fresh").as_deref(), Some(NEW));
+            assert!(w.config.load().unwrap().key_sets.contains_key("fresh"));
         }
     }
 

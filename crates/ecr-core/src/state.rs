@@ -81,7 +81,10 @@ impl StateStore {
 
     fn try_save(&self, host: &str, state: &RegistryState) -> std::io::Result<()> {
         crate::private_fs::create_private_dir(&self.dir)?;
-        crate::private_fs::write_atomically(&self.path(host), &serde_json::to_vec(state)?)?;
+        crate::private_fs::write_atomically_unsynced(
+            &self.path(host),
+            &serde_json::to_vec(state)?,
+        )?;
         Ok(())
     }
 }

@@ -161,8 +161,9 @@ impl TokenCache {
         Some(record.token(clock))
     }
 
-    /// Writes `token` for `scope` atomically (temp file + rename), 0600, with the step-free
-    /// clock's reading now.
+    /// Writes `token` for `scope` atomically (temp file + rename, no fsync: a power cut may
+    /// lose the entry, which is then fetched again), 0600, with the step-free clock's reading
+    /// now.
     pub fn store(
         &self,
         scope: &TokenScope,
@@ -186,7 +187,7 @@ impl TokenCache {
             source,
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| write_err(e.into()))?;
-        private_fs::write_atomically(&path, &bytes).map_err(write_err)?;
+        private_fs::write_atomically_unsynced(&path, &bytes).map_err(write_err)?;
         Ok(())
     }
 

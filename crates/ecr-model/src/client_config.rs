@@ -12,10 +12,19 @@
 //!   [`ClientConfig::unroute`], [`ClientConfig::routed`]), and noticing what would shadow them
 //!   ([`ShadowWarning`]).
 //! * Writing safely: every other key and value is kept (in its order); a run that changes nothing
-//!   writes nothing; a change first copies the previous version to `<file>.bak`, then goes to a
-//!   temp file in the same directory that is renamed over the file, with the file's permissions
-//!   (0600 for a new file, in directories created 0700). A symlinked file is written through to
-//!   its target, so a dotfile manager's link stays a link.
+//!   writes nothing. A change is a read-modify-write under an exclusive lock, so concurrent
+//!   `configure-docker`, `add` and `remove` runs keep each other's entries. It first keeps the
+//!   user's file as it was before this product ever changed it, once, as `<file>.orig` (never
+//!   overwritten after), copies the previous version to `<file>.bak`, then replaces the file
+//!   durably ([`crate::private_fs`]: temp file in the same directory, fsync, rename, fsync of
+//!   the directory; a killed writer's temp file is swept by the next write), with the file's
+//!   permissions (0600 for a new file, in directories created 0700).
+//! * Symbolic links: a symlinked file is written through to its target, so a dotfile manager's
+//!   link stays a link. The lock is `<target>.lock` beside the target, the file actually
+//!   replaced: two writers reaching one file through different paths (the link, or
+//!   `DOCKER_CONFIG` pointing into the dotfiles) then still exclude each other, which a lock
+//!   beside each path would not. `.orig` and `.bak` go beside the path the user has, where they
+//!   look for them.
 //!
 //! # What this module never does
 //!
@@ -164,6 +173,11 @@ pub enum ClientConfigError {
         backup: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot lock {path} to change it")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}")]
     Write {
         path: PathBuf,
@@ -241,9 +255,12 @@ impl ClientConfig {
 
     /// Where [`ClientConfig::route`] and [`ClientConfig::unroute`] copy the previous version.
     pub fn backup_path(&self) -> PathBuf {
-        let mut name = self.path.as_os_str().to_owned();
-        name.push(".bak");
-        PathBuf::from(name)
+        with_suffix(&self.path, ".bak")
+    }
+
+    /// Where the file as it was before this product first changed it is kept, once.
+    pub fn original_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".orig")
     }
 
     /// Reads the file and checks it could be changed: a way to refuse early, before another
@@ -257,7 +274,8 @@ impl ClientConfig {
     /// every host is already routed to `helper`.
     pub fn route(&self, hosts: &[String], helper: &str) -> Result<RouteReport, ClientConfigError> {
         let hosts = canonical_hosts(hosts)?;
-        let mut doc = self.load()?;
+        let edit = self.begin_edit()?;
+        let mut doc = self.load_from(&edit.target)?;
         let mut report = RouteReport::default();
         {
             let helpers = doc.cred_helpers_mut();
@@ -274,7 +292,7 @@ impl ClientConfig {
         }
         report.warnings = self.shadow_warnings(&doc, &report, helper);
         if report.changed() {
-            report.backup = self.save(&doc)?;
+            report.backup = self.save(&edit, &doc)?;
         }
         Ok(report)
     }
@@ -287,10 +305,12 @@ impl ClientConfig {
         helper: &str,
     ) -> Result<Vec<String>, ClientConfigError> {
         let hosts = canonical_hosts(hosts)?;
-        let mut doc = self.load()?;
-        if !doc.existed {
+        if !self.load()?.existed {
+            // Nothing to unroute, and no lock file to leave where there is no file.
             return Ok(Vec::new());
         }
+        let edit = self.begin_edit()?;
+        let mut doc = self.load_from(&edit.target)?;
         let mut removed = Vec::new();
         if let Some(helpers) = doc.cred_helpers_mut_if_present() {
             for host in hosts {
@@ -301,7 +321,7 @@ impl ClientConfig {
             }
         }
         if !removed.is_empty() {
-            self.save(&doc)?;
+            self.save(&edit, &doc)?;
         }
         Ok(removed)
     }
@@ -354,7 +374,13 @@ impl ClientConfig {
 
     /// The file's JSON object; `{}` when it is absent, empty or only whitespace.
     fn load(&self) -> Result<Document, ClientConfigError> {
-        let bytes = match fs::read(&self.path) {
+        self.load_from(&self.path)
+    }
+
+    /// [`ClientConfig::load`] from `file`: the path or its symlinks' target (errors name the
+    /// path).
+    fn load_from(&self, file: &Path) -> Result<Document, ClientConfigError> {
+        let bytes = match fs::read(file) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Document {
@@ -396,9 +422,9 @@ impl ClientConfig {
         })
     }
 
-    /// Backs the previous version up, then replaces the file's target atomically; returns the
-    /// backup's path when there was a previous version.
-    fn save(&self, doc: &Document) -> Result<Option<PathBuf>, ClientConfigError> {
+    /// Takes the file's lock, `<target>.lock` beside the file the symlinks end at (see the
+    /// module docs), creating the target's directory (0700) if needed.
+    fn begin_edit(&self) -> Result<Edit, ClientConfigError> {
         let target = resolve_symlinks(&self.path).map_err(|source| ClientConfigError::Write {
             path: self.path.clone(),
             source,
@@ -408,43 +434,82 @@ impl ClientConfig {
             _ => PathBuf::from("."),
         };
         create_private_dir(&dir)?;
-        let mode = existing_mode(&target);
+        let lock_path = with_suffix(&target, ".lock");
+        let lock_err = |source| ClientConfigError::Lock {
+            path: self.path.clone(),
+            source,
+        };
+        let lock = crate::private_fs::open_lock_file(&lock_path).map_err(lock_err)?;
+        lock.lock().map_err(lock_err)?;
+        Ok(Edit {
+            target,
+            dir,
+            _lock: lock,
+        })
+    }
+
+    /// Keeps the original (once) and the previous version, then replaces the file's target
+    /// durably; returns the backup's path when there was a previous version.
+    fn save(&self, edit: &Edit, doc: &Document) -> Result<Option<PathBuf>, ClientConfigError> {
+        let mode = existing_mode(&edit.target);
         let backup = if doc.existed {
-            Some(self.back_up(&target, mode)?)
+            Some(self.back_up(&edit.target, mode)?)
         } else {
             None
         };
         let bytes = render(&doc.root).map_err(|source| ClientConfigError::Write {
-            path: target.clone(),
+            path: edit.target.clone(),
             source,
         })?;
-        crate::private_fs::write_atomically_in(&dir, &target, &bytes, mode).map_err(|source| {
-            ClientConfigError::Write {
-                path: target.clone(),
+        crate::private_fs::write_atomically_in(&edit.dir, &edit.target, &bytes, mode).map_err(
+            |source| ClientConfigError::Write {
+                path: edit.target.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
         Ok(backup)
     }
 
-    /// Copies `target` (the file's real location) to [`ClientConfig::backup_path`], with the
-    /// file's permissions.
+    /// Copies `target` (the file's real location) to [`ClientConfig::original_path`] unless
+    /// it exists, then to [`ClientConfig::backup_path`], with the file's permissions.
     fn back_up(&self, target: &Path, mode: Option<u32>) -> Result<PathBuf, ClientConfigError> {
         let backup = self.backup_path();
-        let error = |source| ClientConfigError::Backup {
-            path: self.path.clone(),
-            backup: backup.clone(),
-            source,
+        let error = |backup: &Path| {
+            let backup = backup.to_path_buf();
+            move |source| ClientConfigError::Backup {
+                path: self.path.clone(),
+                backup,
+                source,
+            }
         };
-        let bytes = fs::read(target).map_err(error)?;
+        let bytes = fs::read(target).map_err(error(&backup))?;
+        let original = self.original_path();
+        crate::private_fs::create_once(&original, &bytes, mode).map_err(error(&original))?;
         let dir = match backup.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
         // The backup is replaced, never written through: it is ours, not a dotfile's link.
-        crate::private_fs::write_atomically_in(&dir, &backup, &bytes, mode).map_err(error)?;
+        crate::private_fs::write_atomically_in(&dir, &backup, &bytes, mode)
+            .map_err(error(&backup))?;
         Ok(backup)
     }
+}
+
+/// A change in progress: the file's lock is held until it drops.
+struct Edit {
+    /// The file the symlinks end at, which is read and replaced.
+    target: PathBuf,
+    /// Its directory, where the temp file goes.
+    dir: PathBuf,
+    _lock: fs::File,
+}
+
+/// `path` with `suffix` appended to its file name: `config.json` -> `config.json.bak`.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// A parsed config file.
@@ -602,7 +667,7 @@ mod tests {
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with(".tmp"))
+            .filter(|name| name.contains(".tmp"))
             .collect()
     }
 
@@ -777,6 +842,72 @@ mod tests {
     }
 
     #[test]
+    fn the_users_original_is_kept_once_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = docker_at(dir.path());
+        config.route(&hosts(&[HOST]), "ecr").unwrap();
+        assert!(
+            !config.original_path().exists(),
+            "a file the product created has no original"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let config = docker_at(dir.path());
+        let original = b"{\"auths\":{}}";
+        fs::write(config.path(), original).unwrap();
+        assert_eq!(config.original_path(), dir.path().join("config.json.orig"));
+        config.route(&hosts(&[HOST]), "ecr").unwrap();
+        assert_eq!(fs::read(config.original_path()).unwrap(), original);
+        config.route(&hosts(&[OTHER]), "ecr").unwrap();
+        config.unroute(&hosts(&[HOST, OTHER]), "ecr").unwrap();
+        assert_eq!(fs::read(config.original_path()).unwrap(), original);
+        assert_ne!(fs::read(config.backup_path()).unwrap(), original);
+    }
+
+    #[test]
+    fn concurrent_edits_keep_every_entry() {
+        let regions = [
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "eu-central-1",
+            "eu-north-1",
+            "ap-south-1",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-southeast-1",
+            "ap-southeast-2",
+            "ca-central-1",
+            "sa-east-1",
+        ];
+        let all: Vec<String> = regions
+            .iter()
+            .map(|r| format!("123456789012.dkr.ecr.{r}.amazonaws.com"))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let config = docker_at(dir.path());
+        fs::write(
+            config.path(),
+            format!(r#"{{"credHelpers": {{"{HOST}": "ecr"}}}}"#),
+        )
+        .unwrap();
+        std::thread::scope(|scope| {
+            for host in &all[1..] {
+                let config = config.clone();
+                scope.spawn(move || config.route(std::slice::from_ref(host), "ecr").unwrap());
+            }
+            // Removing one entry while the others are added.
+            scope.spawn(|| config.unroute(&hosts(&[HOST]), "ecr").unwrap());
+        });
+        assert_eq!(config.routed(&all, "ecr").unwrap(), all[1..].to_vec());
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
     fn files_it_cannot_understand_are_left_byte_for_byte() {
         let cases: &[(&str, &str)] = &[
             ("{not json", "not valid JSON"),
@@ -896,6 +1027,15 @@ mod tests {
         assert!(link.file_type().is_symlink(), "the link stays a link");
         assert_eq!(read_json(&target)["credHelpers"][HOST], "ecr");
         assert_eq!(fs::read(config.backup_path()).unwrap(), br#"{"auths": {}}"#);
+        assert_eq!(
+            fs::read(config.original_path()).unwrap(),
+            br#"{"auths": {}}"#
+        );
+        assert!(
+            dotfiles.join("config.json.lock").exists()
+                && !docker_dir.join("config.json.lock").exists(),
+            "the lock is beside the file replaced"
+        );
         assert!(leftovers(&dotfiles).is_empty() && leftovers(&docker_dir).is_empty());
 
         // A dangling link is created at its target.

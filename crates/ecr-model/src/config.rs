@@ -2,12 +2,14 @@
 //! margin, the key sets (everything about them but their secrets) and the bindings.
 //!
 //! `get` only reads it (no lock: writers replace it atomically). User commands (`add`,
-//! `remove`, `store`) change it through [`ConfigFile::update`]: under an exclusive lock, read,
-//! change, write to a temp file (0600) and rename. Keys this version does not know are kept.
+//! `remove`, `store`) change it under an exclusive lock (`config.json.lock` beside it), through
+//! [`ConfigFile::update`], or [`ConfigFile::lock`] when something else (a keychain write) must
+//! happen under the same lock: read, change, write to a temp file (0600), fsync, rename, fsync
+//! the directory ([`crate::private_fs`]). Keys this version does not know are kept.
 //! Secrets never come here: they live in a keychain (`ecr_core::keychain`).
 
 use std::collections::BTreeMap;
-use std::fs;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -138,13 +140,10 @@ impl ConfigFile {
         })
     }
 
-    /// Changes the configuration under an exclusive lock: `change` sees the current contents;
-    /// when it returns `Ok`, the result is written atomically (0600). When it fails, nothing is
-    /// written.
-    pub fn update<T, E>(
-        &self,
-        change: impl FnOnce(&mut ProductConfig) -> Result<T, E>,
-    ) -> Result<Result<T, E>, ConfigError> {
+    /// Takes the exclusive lock of the file (waiting for another writer to finish): every
+    /// change made through the returned [`LockedConfig`] until it drops is one step to other
+    /// writers.
+    pub fn lock(&self) -> Result<LockedConfig<'_>, ConfigError> {
         let write_err = |source| ConfigError::Write {
             path: self.path.clone(),
             source,
@@ -153,15 +152,51 @@ impl ConfigFile {
         create_private_dir(dir).map_err(write_err)?;
         let lock = open_lock_file(&self.path.with_extension("json.lock")).map_err(write_err)?;
         lock.lock().map_err(write_err)?;
-        let mut config = self.load()?;
+        Ok(LockedConfig {
+            file: self,
+            _lock: lock,
+        })
+    }
+
+    /// Changes the configuration under an exclusive lock: `change` sees the current contents;
+    /// when it returns `Ok`, the result is written durably (0600). When it fails, nothing is
+    /// written.
+    pub fn update<T, E>(
+        &self,
+        change: impl FnOnce(&mut ProductConfig) -> Result<T, E>,
+    ) -> Result<Result<T, E>, ConfigError> {
+        let locked = self.lock()?;
+        let mut config = locked.load()?;
         let outcome = change(&mut config);
         if outcome.is_ok() {
-            let mut bytes = serde_json::to_vec_pretty(&config).map_err(|e| write_err(e.into()))?;
-            bytes.push(b'\n');
-            write_atomically(&self.path, &bytes).map_err(write_err)?;
+            locked.save(&config)?;
         }
-        drop(lock);
         Ok(outcome)
+    }
+}
+
+/// The config file while this process holds its lock (released on drop).
+#[derive(Debug)]
+pub struct LockedConfig<'a> {
+    file: &'a ConfigFile,
+    _lock: File,
+}
+
+impl LockedConfig<'_> {
+    /// The configuration as it is now; nobody else can change it while the lock is held.
+    pub fn load(&self) -> Result<ProductConfig, ConfigError> {
+        self.file.load()
+    }
+
+    /// Replaces the file with `config`: 0600, synced, renamed, the directory synced.
+    pub fn save(&self, config: &ProductConfig) -> Result<(), ConfigError> {
+        let write_err = |source| ConfigError::Write {
+            path: self.file.path.clone(),
+            source,
+        };
+        let mut bytes = serde_json::to_vec_pretty(config).map_err(|e| write_err(e.into()))?;
+        bytes.push(b'\n');
+        write_atomically(&self.file.path, &bytes).map_err(write_err)
     }
 }
 
@@ -247,6 +282,47 @@ mod tests {
         let loaded = file.load().unwrap();
         assert_eq!(loaded.other["future"], serde_json::json!({"x": 1}));
         assert_eq!(loaded.refresh_margin.as_deref(), Some("1h"));
+    }
+
+    #[test]
+    fn a_change_made_under_the_lock_is_one_step_to_other_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ConfigFile::new(dir.path().join("config.json"));
+        let key_set = |id: &str| KeySetConfig {
+            access_key_id: id.into(),
+            secret_location: SecretLocation::File,
+            role: None,
+            created: 0,
+        };
+        let locked = file.lock().unwrap();
+        let mut config = locked.load().unwrap();
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                file.update(|c| {
+                    c.key_sets
+                        .insert("b".into(), key_set("AKIAI44QH8DHBEXAMPLE"));
+                    Ok::<_, ()>(())
+                })
+            });
+            // Whatever the other writer does meanwhile waits for the lock (the pause only
+            // gives it the chance to run first were there no lock).
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            config
+                .key_sets
+                .insert("a".into(), key_set("AKIAIOSFODNN7EXAMPLE"));
+            locked.save(&config).unwrap();
+            drop(locked);
+            other.join().unwrap().unwrap().unwrap();
+        });
+        let names: Vec<String> = file.load().unwrap().key_sets.into_keys().collect();
+        assert_eq!(names, ["a", "b"]);
+        let left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]
