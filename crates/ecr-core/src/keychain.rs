@@ -75,8 +75,9 @@
 //! # The plaintext file ([`FileSecretStore`])
 //!
 //! Only with an explicit `--store file`: a JSON object `{name: secret}`, mode 0600, in a
-//! directory created 0700, replaced atomically (temp file + rename) while an exclusive lock on a
-//! sibling `.lock` file is held, so concurrent writers never lose each other's entries. A file
+//! directory created 0700, replaced durably ([`crate::private_fs::write_atomically`]: a temp
+//! file fsync'd, renamed, the directory fsync'd, a killed writer's temp file swept by the next)
+//! while an exclusive lock on a sibling `.lock` file is held, so concurrent writers never lose each other's entries. A file
 //! that does not parse is an error naming the file, never treated as empty (which would wipe
 //! every key on the next write).
 
