@@ -525,6 +525,16 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     }
 }
 
+impl<S, C> Drop for CredentialService<S, C> {
+    /// Abandons what a fetch left running on the blocking pool (a read stuck past its
+    /// deadline, see [`crate::aws::files`]) instead of waiting for it.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// The service over the user's own files, keychain and AWS: what the binaries use.
 pub type UserService = CredentialService<SdkTokenSource, SystemClock>;
 

@@ -16,15 +16,29 @@ use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::os_shim_internal::{Env, Fs};
 
+use crate::clock::Deadline;
 use crate::fetch::{FetchError, FetchErrorKind};
 use crate::source::TokenScope;
 
 /// The client for fetching `scope`'s token: this process's proxy settings, and the CA bundle of
 /// `AWS_CA_BUNDLE` or else of the scope's AWS profile (the bound one, or the one its recorded
 /// inputs select) in its recorded files.
-pub async fn client_for(scope: &TokenScope) -> Result<SharedHttpClient, FetchError> {
-    let bundle = match ca_bundle_path(scope).await {
-        Some(path) => Some(read_bundle(&path)?),
+pub async fn client_for(
+    scope: &TokenScope,
+    deadline: Deadline,
+) -> Result<SharedHttpClient, FetchError> {
+    let bundle = match ca_bundle_path(scope, deadline).await {
+        Some(path) => {
+            let shown = path.display().to_string();
+            Some(
+                super::files::read_off_runtime(
+                    move || format!("the CA bundle {shown}"),
+                    deadline,
+                    move || read_bundle(&path),
+                )
+                .await?,
+            )
+        }
         None => None,
     };
     client_with_bundle(bundle, ProxyConfig::from_env())
@@ -69,12 +83,14 @@ fn client_with_bundle(
 }
 
 /// `AWS_CA_BUNDLE`, else `ca_bundle` of the scope's profile in its files.
-async fn ca_bundle_path(scope: &TokenScope) -> Option<PathBuf> {
+async fn ca_bundle_path(scope: &TokenScope, deadline: Deadline) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(path));
     }
     let (name, files) = scope.source.profile()?;
-    let files = super::identity::profile_files(files).ok()??;
+    let files = super::identity::load_profile_files(files, deadline)
+        .await
+        .ok()??;
     let profiles = aws_config::profile::load(
         &Fs::real(),
         &Env::real(),
