@@ -346,31 +346,46 @@ fn a_server_clock_hours_off_does_not_shorten_the_token() {
     );
 }
 
+/// The token as it travels (the base64 `authorizationToken` FakeEcr sends, of
+/// `AWS:<password>`), the password it decodes to, and the secret key appear in no run's stderr
+/// and nowhere in the log, even at `trace`: on success, on failure, for ECR and ECR Public.
 #[test]
 fn no_secret_or_token_reaches_the_log_or_stderr() {
+    use base64::Engine as _;
     let fake = start_fake();
     let sandbox = Sandbox::new();
-    let run = sandbox
-        .helper()
-        .against(&fake.url())
-        .env("DOCKER_CREDENTIAL_ECR_LOG", "trace")
-        .get(EXAMPLE_REGISTRY);
-    run.assert_ok();
+    let traced = || {
+        sandbox
+            .helper()
+            .against(&fake.url())
+            .env("DOCKER_CREDENTIAL_ECR_LOG", "trace")
+    };
+    let mut runs = vec![
+        traced().get(EXAMPLE_REGISTRY),
+        traced().get("public.ecr.aws"),
+    ];
+    runs[0].assert_ok();
+    runs[1].assert_ok();
+    runs.push(traced().get(EXAMPLE_REGISTRY));
     fake.set_mode(Mode::RejectKeys).unwrap();
-    sandbox
-        .helper()
-        .against(&fake.url())
-        .env("DOCKER_CREDENTIAL_ECR_LOG", "trace")
-        .get("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+    runs.push(traced().get("123456789012.dkr.ecr.eu-west-1.amazonaws.com"));
+    runs.push(traced().get("public.ecr.aws.example.com"));
     let log = sandbox.log();
     assert!(log.contains("fetching a token"), "trace log written: {log}");
+    let on_the_wire = base64::engine::general_purpose::STANDARD.encode("AWS:e2e-password");
     for secret in [
         EXAMPLE_SECRET_ACCESS_KEY,
         "e2e-password",
-        "ZTJlLXBhc3N3b3Jk",
+        on_the_wire.as_str(),
+        on_the_wire.trim_end_matches('='),
     ] {
         assert!(!log.contains(secret), "log leaks {secret}");
-        assert!(!run.stderr.contains(secret));
+        for run in &runs {
+            assert!(
+                !run.stderr.contains(secret),
+                "stderr leaks {secret}: {run:#?}"
+            );
+        }
     }
 }
 

@@ -9,12 +9,12 @@
 
 mod cli;
 mod commands;
+mod descendants;
 mod logging;
 mod protocol;
 mod verbs;
 mod watchdog;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -73,22 +73,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes a failure: its one protocol line on stdout, its detail (if any) on stderr, and
-/// logs it.
+/// Writes a failure (see [`protocol::write_failure`]) unless the watchdog answered already.
 fn fail(failure: &Failure) -> ExitCode {
-    let Some(_claim) = watchdog::claim() else {
-        return ExitCode::FAILURE;
-    };
-    if failure.is_notable() {
-        tracing::warn!("{}", failure.log_line());
-    } else {
-        tracing::info!("{}", failure.log_line());
-    }
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", failure.stdout_line());
-    let _ = out.flush();
-    if let Some(detail) = failure.stderr_line() {
-        eprintln!("docker-credential-ecr: {detail}");
+    if let Some(_claim) = watchdog::claim() {
+        protocol::write_failure(failure);
     }
     ExitCode::FAILURE
 }

@@ -45,18 +45,6 @@ impl Failure {
         }
     }
 
-    /// Not found for docker, but the user should see why (ECR Public fetch failures, which
-    /// must not break anonymous pulls).
-    pub fn not_found_because(cause: impl Into<String>) -> Failure {
-        let cause = cause.into();
-        Failure {
-            stdout: NOT_FOUND.to_string(),
-            log: format!("answering not found: {cause}"),
-            stderr: Some(cause),
-            notable: true,
-        }
-    }
-
     /// An error the user must act on, as one line.
     pub fn error(message: impl Into<String>) -> Failure {
         let message = one_line(&message.into());
@@ -64,6 +52,20 @@ impl Failure {
             log: message.clone(),
             stdout: message,
             stderr: None,
+            notable: true,
+        }
+    }
+
+    /// This failure as docker's "not found", its line moving to stderr: for ECR Public, where
+    /// any failure must leave anonymous pulls working.
+    pub fn into_not_found(self) -> Failure {
+        if self.stdout == NOT_FOUND {
+            return self;
+        }
+        Failure {
+            log: format!("answering not found: {}", self.stdout),
+            stderr: Some(self.stdout),
+            stdout: NOT_FOUND.to_string(),
             notable: true,
         }
     }
@@ -85,6 +87,22 @@ impl Failure {
     /// Whether the log should show it as a warning.
     pub fn is_notable(&self) -> bool {
         self.notable
+    }
+}
+
+/// Writes `failure`: its one protocol line on stdout, its detail (if any) on stderr, and logs
+/// it. The caller holds the answer's claim ([`crate::watchdog::claim`]).
+pub fn write_failure(failure: &Failure) {
+    if failure.is_notable() {
+        tracing::warn!("{}", failure.log_line());
+    } else {
+        tracing::info!("{}", failure.log_line());
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", failure.stdout_line());
+    let _ = out.flush();
+    if let Some(detail) = failure.stderr_line() {
+        eprintln!("docker-credential-ecr: {detail}");
     }
 }
 
@@ -200,5 +218,15 @@ mod tests {
         let f = Failure::error("a\nb\r\nc");
         assert_eq!(f.stdout_line(), "a b c");
         assert_eq!(Failure::not_found("why").stdout_line(), NOT_FOUND);
+    }
+
+    #[test]
+    fn into_not_found_moves_the_line_to_stderr() {
+        let f = Failure::error("cannot get it: busy").into_not_found();
+        assert_eq!(f.stdout_line(), NOT_FOUND);
+        assert_eq!(f.stderr_line(), Some("cannot get it: busy"));
+        let quiet = Failure::not_ecr("not ECR").into_not_found();
+        assert_eq!(quiet.stderr_line(), None);
+        assert!(!quiet.is_notable());
     }
 }

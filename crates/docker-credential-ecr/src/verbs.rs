@@ -7,6 +7,7 @@ use ecr_core::config::SecretLocation;
 use ecr_core::key_store::KeySetSecrets;
 use ecr_core::keychain::KeychainAccess;
 use ecr_core::onboarding::{self, NewKeySet, NewSource};
+use ecr_core::registry::Registry;
 use ecr_core::service::UserService;
 use ecr_core::{ConfigFile, Deadline, GetError, Paths, Secret};
 
@@ -29,18 +30,34 @@ pub fn service(paths: &Paths) -> Result<UserService, Failure> {
     UserService::open(paths, KeychainAccess::UNATTENDED).map_err(|e| Failure::error(e.to_string()))
 }
 
+/// `get`: one registry's credentials. An address that is not ECR is answered "not found"
+/// before any config, keychain, cache or AWS work; for ECR Public every failure is "not found"
+/// with the cause on stderr (anonymous pulls of public images must keep working); whatever
+/// the verb started (a `credential_process` and its children) is ended before the answer.
 pub fn get(paths: &Paths) -> Result<(), Failure> {
     let deadline = Deadline::after(GET_BUDGET);
     let address = protocol::read_server_address()?;
+    let registry = Registry::parse(&address).map_err(|e| Failure::not_ecr(e.to_string()))?;
+    let for_registry = |failure: Failure| match registry.is_public() {
+        true => failure.into_not_found(),
+        false => failure,
+    };
+    crate::descendants::adopt_orphans();
     crate::watchdog::arm(
         GET_HARD_LIMIT,
-        format!(
+        for_registry(Failure::error(format!(
             "cannot get an ECR token for {address}: gave up after {:.1} s (something blocked: check the AWS config files and the network)",
             GET_HARD_LIMIT.as_secs_f32()
-        ),
+        ))),
     );
+    let answer = get_credentials(paths, &address, deadline);
+    crate::descendants::end_all();
+    answer.map_err(for_registry)
+}
+
+fn get_credentials(paths: &Paths, address: &str, deadline: Deadline) -> Result<(), Failure> {
     let service = service(paths)?;
-    match service.get(&address, deadline) {
+    match service.get(address, deadline) {
         Ok(credentials) => protocol::write_json(&CredentialsAnswer {
             server_url: &credentials.server_url,
             username: &credentials.username,
@@ -48,16 +65,8 @@ pub fn get(paths: &Paths) -> Result<(), Failure> {
         }),
         Err(GetError::NotEcr(reason)) => Err(Failure::not_ecr(reason.to_string())),
         Err(GetError::NotFound(reason)) => Err(Failure::not_found(reason)),
-        // Anonymous pulls of public images must keep working: say why on stderr only.
-        Err(e @ GetError::Fetch { .. }) if is_public(&e) => {
-            Err(Failure::not_found_because(e.to_string()))
-        }
         Err(e) => Err(Failure::error(e.to_string())),
     }
-}
-
-fn is_public(error: &GetError) -> bool {
-    matches!(error, GetError::Fetch { registry, .. } if registry.is_public())
 }
 
 pub fn store(paths: &Paths) -> Result<(), Failure> {

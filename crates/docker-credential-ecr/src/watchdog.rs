@@ -3,28 +3,28 @@
 //! The core bounds every step of a `get` with its deadline, but a deadline only works where
 //! code yields: a read that blocks a thread (an AWS config file on a hung network mount, a
 //! FIFO) would hold docker forever. The watchdog is a thread that, once the limit passes,
-//! answers for the verb (one line on stdout) and ends the process. The answer is written once:
+//! answers for the verb (its [`Failure`]: one line on stdout, the detail on stderr), ends the
+//! verb's descendants ([`crate::descendants`]) and ends the process. The answer is written once:
 //! whoever claims it first, the verb or the watchdog, is the only one to write.
 
-use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use crate::protocol::{self, Failure};
 
 /// Whether an answer has been claimed.
 static ANSWER: Mutex<bool> = Mutex::new(false);
 
-/// Starts the watchdog: after `limit`, unless the verb has claimed the answer, `message` is
+/// Starts the watchdog: after `limit`, unless the verb has claimed the answer, `failure` is
 /// the answer and the process exits with status 1.
-pub fn arm(limit: Duration, message: String) {
+pub fn arm(limit: Duration, failure: Failure) {
     let spawned = std::thread::Builder::new()
         .name("watchdog".into())
         .spawn(move || {
             std::thread::sleep(limit);
             if let Some(_claim) = claim() {
-                tracing::warn!("{message}");
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{message}");
-                let _ = out.flush();
+                crate::descendants::end_all();
+                protocol::write_failure(&failure);
                 std::process::exit(1);
             }
         });

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::aws::SdkTokenSource;
 use crate::cache::{CacheEntry, CacheError, CacheKey, TokenCache};
 use crate::clock::{Clock, Deadline, SystemClock};
-use crate::config::{ConfigError, ConfigFile, ProductConfig};
+use crate::config::{ConfigError, ConfigFile, ProductConfig, RejectedBinding};
 use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
 use crate::key_store::KeySetSecrets;
 use crate::keychain::KeychainAccess;
@@ -64,6 +64,11 @@ pub enum GetError {
     Busy { registry: Box<Registry> },
     /// The registry's binding cannot be used.
     Binding(UnknownKeySet),
+    /// The registry's binding entry in the config file does not parse.
+    BadBinding {
+        registry: Box<Registry>,
+        rejected: RejectedBinding,
+    },
 }
 
 impl fmt::Display for GetError {
@@ -72,6 +77,10 @@ impl fmt::Display for GetError {
             GetError::NotEcr(e) => e.fmt(f),
             GetError::NotFound(reason) => write!(f, "credentials not found: {reason}"),
             GetError::Binding(e) => e.fmt(f),
+            GetError::BadBinding { registry, rejected } => write!(
+                f,
+                "cannot get an ECR token for {registry}: {rejected}; fix or delete it by hand"
+            ),
             GetError::Fetch { registry, error } => {
                 write!(f, "cannot get an ECR token for {registry}: {error}")
             }
@@ -169,6 +178,18 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         TokenScope::resolve(registry, &self.config, &*self.env)
     }
 
+    /// The scope of `registry`, refusing a registry whose binding entry does not parse (it
+    /// must not fall back to the default chain: the user meant other credentials for it).
+    fn bound_scope(&self, registry: Registry) -> Result<TokenScope, GetError> {
+        if let Some(rejected) = self.config.rejected_binding_for(&registry) {
+            return Err(GetError::BadBinding {
+                registry: Box::new(registry),
+                rejected: rejected.clone(),
+            });
+        }
+        self.scope(registry).map_err(GetError::Binding)
+    }
+
     /// Credentials for `server_address`, within `deadline`.
     pub fn get(&self, server_address: &str, deadline: Deadline) -> Result<Credentials, GetError> {
         let registry = Registry::parse(server_address).map_err(GetError::NotEcr)?;
@@ -182,7 +203,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             return Ok(answer(token));
         }
 
-        let scope = self.scope(registry.clone()).map_err(GetError::Binding)?;
+        let scope = self.bound_scope(registry.clone())?;
         let key = CacheKey::for_scope(&scope);
         if let Some(cached) = self.cache.load(&key, &self.clock) {
             match self.policy.assess(&cached, self.clock.now()) {
@@ -213,7 +234,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         deadline: Deadline,
     ) -> Result<Renewal, GetError> {
         let registry = Registry::parse(server_address).map_err(GetError::NotEcr)?;
-        let scope = self.scope(registry).map_err(GetError::Binding)?;
+        let scope = self.bound_scope(registry)?;
         self.renew_scope(&scope, when, deadline)
     }
 
@@ -269,7 +290,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
 
     /// The cached token of `registry` for the scope a `get` would use now, if any.
     pub fn cached(&self, registry: &Registry) -> Result<Option<(TokenScope, Token)>, GetError> {
-        let scope = self.scope(registry.clone()).map_err(GetError::Binding)?;
+        let scope = self.bound_scope(registry.clone())?;
         let key = CacheKey::for_scope(&scope);
         Ok(self
             .cache
@@ -505,6 +526,16 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     }
 }
 
+impl<S, C> Drop for CredentialService<S, C> {
+    /// Abandons what a fetch left running on the blocking pool (a read stuck past its
+    /// deadline, see [`crate::aws::files`]) instead of waiting for it.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// The service over the user's own files, keychain and AWS: what the binaries use.
 pub type UserService = CredentialService<SdkTokenSource, SystemClock>;
 
@@ -523,6 +554,9 @@ impl UserService {
     pub fn open(paths: &Paths, keychain: KeychainAccess) -> Result<UserService, OpenError> {
         let file = ConfigFile::new(paths.config_file());
         let config = file.load()?;
+        for rejected in &config.rejected_bindings {
+            tracing::warn!(path = %file.path().display(), "{rejected}; the other bindings work");
+        }
         let settings = Settings::from_config_and_env(&config, file.path())?;
         let secrets = KeySetSecrets::new(paths, keychain);
         Ok(CredentialService::new(

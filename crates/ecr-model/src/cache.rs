@@ -17,7 +17,16 @@
 //! the token aged by the larger of the wall clock's and that clock's measure, so a wall clock
 //! stepped back cannot make an expired token look valid.
 //!
+//! # Whose directory
+//!
+//! The cache's directories (the product's cache directory, `tokens`, the registry's) are used
+//! only while they are absent or private to this user and writable by it ([`trust`]): one that
+//! another user owns or may write, or that this user cannot write, is never read or written;
+//! `load` finds nothing there and `store` and `lock` fail, so that `get` fetches uncached.
+//!
 //! This module never talks to AWS and never decides freshness (see [`crate::policy`]).
+
+mod trust;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -58,6 +67,8 @@ pub enum CacheError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("not using the token cache directory {path}: {reason}")]
+    Untrusted { path: PathBuf, reason: String },
 }
 
 /// Names one cache entry.
@@ -152,6 +163,10 @@ impl TokenCache {
 
     /// The cached token for `key`, if there is a readable one of ours, on `clock`'s time.
     pub fn load(&self, key: &CacheKey, clock: &dyn Clock) -> Option<Token> {
+        if let Err(e) = self.check_dirs(Some(&key.host)) {
+            tracing::debug!(error = %e, "token cache not read");
+            return None;
+        }
         let path = self.token_path(key);
         let record = read_record(&path)?;
         if record.key != key.key {
@@ -274,6 +289,10 @@ impl TokenCache {
         let Some(dir) = self.registry_dir(host) else {
             return Ok(0);
         };
+        if let Err(e) = self.check_dirs(Some(host)) {
+            tracing::warn!(error = %e, "nothing erased");
+            return Ok(0);
+        }
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -293,8 +312,11 @@ impl TokenCache {
         Ok(removed)
     }
 
-    /// Hosts with at least one cached token file.
+    /// Hosts with at least one cached token file, in directories this user may use.
     pub fn registries(&self) -> Vec<String> {
+        if self.check_dirs(None).is_err() {
+            return Vec::new();
+        }
         let Ok(entries) = fs::read_dir(&self.root) else {
             return Vec::new();
         };
@@ -302,6 +324,7 @@ impl TokenCache {
             .flatten()
             .filter(|entry| has_token_file(&entry.path()))
             .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|host| self.check_dirs(Some(host)).is_ok())
             .collect();
         hosts.sort();
         hosts
@@ -337,12 +360,33 @@ impl TokenCache {
                 path: self.root.join(&key.host),
                 source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a host name"),
             })?;
+        self.check_dirs(Some(&key.host))?;
         if let Some(parent) = self.root.parent() {
             create_private_dir(parent)?;
         }
         create_private_dir(&self.root)?;
         create_private_dir(&dir)?;
         Ok(dir)
+    }
+}
+
+impl TokenCache {
+    /// Whether the cache's directories (and `host`'s, when given) may be used (see [`trust`]).
+    fn check_dirs(&self, host: Option<&str>) -> Result<(), CacheError> {
+        let check = |dir: &Path, check: fn(&Path) -> Result<(), String>| {
+            check(dir).map_err(|reason| CacheError::Untrusted {
+                path: dir.to_path_buf(),
+                reason,
+            })
+        };
+        if let Some(parent) = self.root.parent() {
+            check(parent, trust::check_parent)?;
+        }
+        check(&self.root, trust::check_dir)?;
+        if let Some(dir) = host.and_then(|host| self.registry_dir(host)) {
+            check(&dir, trust::check_dir)?;
+        }
+        Ok(())
     }
 }
 
@@ -607,5 +651,34 @@ mod tests {
         assert!(waited.is_none(), "deadline passes while held");
         drop(held);
         assert!(cache.try_lock(&k).unwrap().is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_may_write_is_neither_read_nor_written() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("product/tokens"));
+        cache.store(&scope(HOST), &token("one"), &CLOCK).unwrap();
+        let k = key(HOST);
+        for shared in [
+            dir.path().join("product"),
+            dir.path().join("product/tokens"),
+            dir.path().join("product/tokens").join(HOST),
+        ] {
+            fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+            assert_eq!(cache.load(&k, &CLOCK), None, "{}", shared.display());
+            assert!(cache.entries(&CLOCK).is_empty());
+            assert!(cache.registries().is_empty());
+            let refused = cache.store(&scope(HOST), &token("two"), &CLOCK);
+            assert!(
+                matches!(refused, Err(CacheError::Untrusted { ref path, .. }) if *path == shared),
+                "{refused:?}"
+            );
+            assert!(cache.try_lock(&k).is_err());
+            assert_eq!(cache.erase_registry(HOST).unwrap(), 0);
+            fs::set_permissions(&shared, fs::Permissions::from_mode(0o700)).unwrap();
+            assert_eq!(cache.load(&k, &CLOCK), Some(token("one")));
+        }
     }
 }

@@ -7,14 +7,23 @@
 //! happen under the same lock: read, change, write to a temp file (0600), fsync, rename, fsync
 //! the directory ([`crate::private_fs`]). Keys this version does not know are kept.
 //! Secrets never come here: they live in a keychain (`ecr_core::keychain`).
+//!
+//! # One bad binding breaks one registry
+//!
+//! Bindings are decoded one by one: an entry that does not parse is set aside as a
+//! [`RejectedBinding`] (what it names, why it was refused) and the others work. A registry the
+//! rejected entry names is refused rather than served by the default chain (the user meant
+//! other credentials for it); [`ConfigFile::update`] refuses to rewrite a file with rejected
+//! entries, so a command never drops what the user wrote.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{Binding, BoundSource, binding_for};
+use crate::bindings::{Binding, BoundSource, RegistryMatch, binding_for};
 use crate::private_fs::{create_private_dir, open_lock_file, write_atomically};
 use crate::registry::Registry;
 
@@ -56,6 +65,7 @@ pub struct KeySetConfig {
 
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawConfig")]
 pub struct ProductConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_margin: Option<String>,
@@ -66,9 +76,90 @@ pub struct ProductConfig {
     /// Keys written by other versions, kept as they are.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
+    /// Binding entries of the file that do not parse (never written back: see
+    /// [`ConfigFile::update`]).
+    #[serde(skip)]
+    pub rejected_bindings: Vec<RejectedBinding>,
+}
+
+/// A binding entry that does not parse, and what it names if its registry can be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedBinding {
+    /// Its position in the file's `bindings` (from 1).
+    pub position: usize,
+    /// The registry (or pattern) it names, when that part parses.
+    pub registry: Option<RegistryMatch>,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl fmt::Display for RejectedBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.registry {
+            Some(registry) => write!(
+                f,
+                "binding {} (of {registry}) in config.json is not valid: {}",
+                self.position, self.reason
+            ),
+            None => write!(
+                f,
+                "binding {} in config.json is not valid: {}",
+                self.position, self.reason
+            ),
+        }
+    }
+}
+
+/// The file as read: bindings still raw, decoded one by one into [`ProductConfig`].
+#[derive(Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    refresh_margin: Option<String>,
+    #[serde(default)]
+    key_sets: BTreeMap<String, KeySetConfig>,
+    #[serde(default)]
+    bindings: Vec<serde_json::Value>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<RawConfig> for ProductConfig {
+    fn from(raw: RawConfig) -> ProductConfig {
+        let mut bindings = Vec::new();
+        let mut rejected_bindings = Vec::new();
+        for (index, entry) in raw.bindings.into_iter().enumerate() {
+            let registry = entry
+                .get("registry")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|text| RegistryMatch::parse(text).ok());
+            match serde_json::from_value::<Binding>(entry) {
+                Ok(binding) => bindings.push(binding),
+                Err(e) => rejected_bindings.push(RejectedBinding {
+                    position: index + 1,
+                    registry,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        ProductConfig {
+            refresh_margin: raw.refresh_margin,
+            key_sets: raw.key_sets,
+            bindings,
+            other: raw.other,
+            rejected_bindings,
+        }
+    }
 }
 
 impl ProductConfig {
+    /// The rejected binding entry that names `registry`, if any: such a registry must not fall
+    /// back to other credentials.
+    pub fn rejected_binding_for(&self, registry: &Registry) -> Option<&RejectedBinding> {
+        self.rejected_bindings
+            .iter()
+            .find(|r| r.registry.as_ref().is_some_and(|m| m.matches(registry)))
+    }
+
     /// The binding serving `registry`, if any (exact host, then pattern).
     pub fn binding_for(&self, registry: &Registry) -> Option<&Binding> {
         binding_for(&self.bindings, registry)
@@ -99,6 +190,14 @@ pub enum ConfigError {
     Write {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error(
+        "refusing to rewrite {path}: {first} ({count} invalid binding(s) in all); fix or delete them by hand first"
+    )]
+    Unparsed {
+        path: PathBuf,
+        first: RejectedBinding,
+        count: usize,
     },
 }
 
@@ -183,9 +282,18 @@ pub struct LockedConfig<'a> {
 }
 
 impl LockedConfig<'_> {
-    /// The configuration as it is now; nobody else can change it while the lock is held.
+    /// The configuration as it is now, to be changed; nobody else can change it while the lock
+    /// is held. Refused when some bindings did not parse: saving would drop them.
     pub fn load(&self) -> Result<ProductConfig, ConfigError> {
-        self.file.load()
+        let config = self.file.load()?;
+        if let Some(first) = config.rejected_bindings.first() {
+            return Err(ConfigError::Unparsed {
+                path: self.file.path.clone(),
+                first: first.clone(),
+                count: config.rejected_bindings.len(),
+            });
+        }
+        Ok(config)
     }
 
     /// Replaces the file with `config`: 0600, synced, renamed, the directory synced.
@@ -203,7 +311,6 @@ impl LockedConfig<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::RegistryMatch;
 
     fn sample() -> ProductConfig {
         let mut config = ProductConfig {
@@ -334,5 +441,48 @@ mod tests {
         assert!(matches!(file.load(), Err(ConfigError::Parse { .. })));
         assert!(file.update(|_| Ok::<_, ()>(())).is_err());
         assert_eq!(fs::read_to_string(&path).unwrap(), "{broken");
+    }
+
+    #[test]
+    fn a_bad_binding_is_set_aside_and_the_others_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let text = r#"{"bindings": [
+            {"registry": "example.com", "source": "default_chain"},
+            {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "source": {"key_sett": "acme"}},
+            {"registry": "210987654321.dkr.ecr.*.amazonaws.com", "source": {"profile": "work"}},
+            42
+        ]}"#;
+        fs::write(&path, text).unwrap();
+        let file = ConfigFile::new(&path);
+        let config = file.load().expect("bad entries do not fail the file");
+        assert_eq!(config.bindings.len(), 1);
+        assert_eq!(
+            config.bindings[0].source,
+            BoundSource::Profile("work".into())
+        );
+        let positions: Vec<usize> = config
+            .rejected_bindings
+            .iter()
+            .map(|r| r.position)
+            .collect();
+        assert_eq!(positions, [1, 2, 4]);
+        let named = Registry::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap();
+        let rejected = config
+            .rejected_binding_for(&named)
+            .expect("names its registry");
+        assert_eq!(rejected.position, 2);
+        assert!(rejected.to_string().contains("binding 2"), "{rejected}");
+        let other = Registry::parse("210987654321.dkr.ecr.eu-west-1.amazonaws.com").unwrap();
+        assert!(config.rejected_binding_for(&other).is_none());
+        assert!(config.binding_for(&other).is_some());
+
+        // A command never rewrites the file, which would drop the user's entries.
+        let refused = file.update(|_| Ok::<_, ()>(()));
+        assert!(
+            matches!(refused, Err(ConfigError::Unparsed { count: 3, .. })),
+            "{refused:?}"
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
     }
 }

@@ -61,7 +61,16 @@ pub fn run(paths: &Paths, _args: &DoctorArgs) -> ExitCode {
                 .filter(|b| !b.registry.is_pattern())
                 .map(|b| b.registry.to_string())
                 .collect();
-            if config.bindings.is_empty() {
+            for rejected in &config.rejected_bindings {
+                checks.push(Check::fail(
+                    rejected.to_string(),
+                    format!(
+                        "fix or delete it by hand in {} (add and remove refuse to rewrite the file until then)",
+                        paths.config_file().display()
+                    ),
+                ));
+            }
+            if config.bindings.is_empty() && config.rejected_bindings.is_empty() {
                 checks.push(Check::pass(
                     "no bindings: registries use the default AWS credential chain",
                 ));

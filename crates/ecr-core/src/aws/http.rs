@@ -18,15 +18,29 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::os_shim_internal::{Env, Fs};
 
 use crate::chain_inputs::SharedFiles;
+use crate::clock::Deadline;
 use crate::fetch::{FetchError, FetchErrorKind};
 use crate::source::TokenScope;
 
 /// The client for fetching `scope`'s token: this process's proxy settings, and the CA bundle of
 /// `AWS_CA_BUNDLE` or else of the scope's AWS profile (the bound one, or the one its recorded
 /// inputs select) in its recorded files.
-pub async fn client_for(scope: &TokenScope) -> Result<SharedHttpClient, FetchError> {
-    let bundle = match ca_bundle_path(scope).await {
-        Some(path) => Some(read_bundle(&path)?),
+pub async fn client_for(
+    scope: &TokenScope,
+    deadline: Deadline,
+) -> Result<SharedHttpClient, FetchError> {
+    let bundle = match ca_bundle_path(scope, deadline).await {
+        Some(path) => {
+            let shown = path.display().to_string();
+            Some(
+                super::files::read_off_runtime(
+                    move || format!("the CA bundle {shown}"),
+                    deadline,
+                    move || read_bundle(&path),
+                )
+                .await?,
+            )
+        }
         None => None,
     };
     client_with_bundle(bundle, ProxyConfig::from_env())
@@ -71,12 +85,19 @@ fn client_with_bundle(
 }
 
 /// `AWS_CA_BUNDLE`, else `ca_bundle` of the scope's profile in its files.
-async fn ca_bundle_path(scope: &TokenScope) -> Option<PathBuf> {
+async fn ca_bundle_path(scope: &TokenScope, deadline: Deadline) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(path));
     }
     let (name, files) = scope.source.profile()?;
-    let files = settings_files(files)?;
+    let files = files.clone();
+    let files = super::files::read_off_runtime(
+        || "the AWS shared files".to_string(),
+        deadline,
+        move || Ok(settings_files(&files)),
+    )
+    .await
+    .ok()??;
     let profiles = aws_config::profile::load(
         &Fs::real(),
         &Env::real(),
@@ -91,7 +112,7 @@ async fn ca_bundle_path(scope: &TokenScope) -> Option<PathBuf> {
         .map(|p| PathBuf::from(p.trim()))
 }
 
-/// The shared files that exist, for settings that do not select the identity (`ca_bundle`): read
+/// The contents of the shared files that exist (read on the blocking pool), for settings that do not select the identity (`ca_bundle`): read
 /// also when the identity came from environment keys and the scope recorded no digest of them.
 fn settings_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
     let mut builder = EnvConfigFiles::builder();
@@ -101,8 +122,9 @@ fn settings_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
         (EnvConfigFileKind::Credentials, &files.credentials),
     ] {
         let Some(input) = input else { continue };
-        if std::fs::metadata(&input.path).is_ok_and(|m| m.is_file()) {
-            builder = builder.with_file(kind, &input.path);
+        let regular = std::fs::metadata(&input.path).is_ok_and(|m| m.is_file());
+        if let Some(bytes) = regular.then(|| std::fs::read(&input.path).ok()).flatten() {
+            builder = builder.with_contents(kind, String::from_utf8_lossy(&bytes).into_owned());
             any = true;
         }
     }

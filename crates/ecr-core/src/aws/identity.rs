@@ -87,11 +87,13 @@ pub async fn resolve(
         .with_region(Some(region.clone()));
     let credentials = match &scope.source {
         CredentialSource::DefaultChain(inputs) => {
-            let chain = default_chain(inputs, &conf)?;
+            let files = load_profile_files(&inputs.files, deadline).await?;
+            let chain = default_chain(inputs, files, &conf)?;
             bounded(chain.provide_credentials(), deadline).await?
         }
         CredentialSource::Profile { name, files } => {
-            let Some(provider) = profile_provider(name, files, &conf)? else {
+            let files = load_profile_files(files, deadline).await?;
+            let Some(provider) = profile_provider(name, files, &conf) else {
                 return Err(FetchError::new(
                     FetchErrorKind::CredentialsUnavailable,
                     format!("AWS profile {name}: no AWS shared config or credentials file exists"),
@@ -136,12 +138,14 @@ pub async fn resolve(
 }
 
 /// The SDK's default chain, in its order, over `inputs`: environment keys only when this
-/// process's environment holds the recorded ones; the recorded profile in the recorded files;
+/// process's environment holds the recorded ones; the recorded profile in the recorded files
+/// (`profile_files`, read already);
 /// web identity from the recorded role and token file; container credentials only when this
 /// process's environment names the recorded endpoint; then instance metadata (one quick
 /// attempt, never through the proxy).
 fn default_chain(
     inputs: &ChainInputs,
+    profile_files: Option<EnvConfigFiles>,
     conf: &ProviderConfig,
 ) -> Result<CredentialsProviderChain, FetchError> {
     let imds_conf = conf.clone().with_http_client(super::http::direct_client()?);
@@ -173,7 +177,7 @@ fn default_chain(
             return Err(elsewhere(&format!("the keys {key_id}")));
         }
     }
-    if let Some(profile) = profile_provider(inputs.profile_name(), &inputs.files, conf)? {
+    if let Some(profile) = profile_provider(inputs.profile_name(), profile_files, conf) {
         add("Profile", SharedCredentialsProvider::new(profile));
     }
     if let (Some(role_arn), Some(token_file)) = (&inputs.role_arn, &inputs.web_identity_token_file)
@@ -225,16 +229,38 @@ fn elsewhere(what: &str) -> FetchError {
 /// Profile `name` of exactly `files` (none of this process's variables), if there are files.
 fn profile_provider(
     name: &str,
-    files: &SharedFiles,
+    files: Option<EnvConfigFiles>,
     conf: &ProviderConfig,
-) -> Result<Option<ProfileFileCredentialsProvider>, FetchError> {
-    Ok(profile_files(files)?.map(|files| {
+) -> Option<ProfileFileCredentialsProvider> {
+    files.map(|files| {
         ProfileFileCredentialsProvider::builder()
             .configure(conf)
             .profile_files(files)
             .profile_name(name)
             .build()
-    }))
+    })
+}
+
+/// [`profile_files`], read off the async runtime within `deadline` (see [`super::files`]).
+pub async fn load_profile_files(
+    files: &SharedFiles,
+    deadline: Deadline,
+) -> Result<Option<EnvConfigFiles>, FetchError> {
+    let names = files.clone();
+    let files = files.clone();
+    super::files::read_off_runtime(
+        move || {
+            let paths: Vec<String> = [&names.config, &names.credentials]
+                .into_iter()
+                .flatten()
+                .map(|input| input.path.display().to_string())
+                .collect();
+            format!("the AWS shared files ({})", paths.join(", "))
+        },
+        deadline,
+        move || profile_files(&files),
+    )
+    .await
 }
 
 /// The SDK's view of `files`: the contents of those that exist, and only while they hold what

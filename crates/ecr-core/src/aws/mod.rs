@@ -1,6 +1,7 @@
 //! The real [`TokenSource`]: ECR's `GetAuthorizationToken` through the AWS SDK for Rust.
 //!
 //! Only the cold path comes here. Each step has its own module:
+//! - [`files`]: the AWS shared files and CA bundles, read off the runtime within the deadline;
 //! - [`http`]: one HTTP client for every AWS call, honouring `HTTPS_PROXY`/`NO_PROXY`,
 //!   `SSL_CERT_FILE`, `AWS_CA_BUNDLE` and the profile's `ca_bundle`;
 //! - [`identity`]: the credentials of the scope's source: the standard chain (instance metadata
@@ -12,6 +13,7 @@
 
 pub mod classify;
 pub mod ecr;
+pub mod files;
 pub mod http;
 pub mod identity;
 pub mod sts;
@@ -124,7 +126,7 @@ impl TokenSource for SdkTokenSource {
         async {
             check_transport(scope)?;
             // Each step is bounded by `deadline` itself, so that a timeout names the step.
-            let client = http::client_for(scope).await?;
+            let client = http::client_for(scope, deadline).await?;
             let identity =
                 identity::resolve(scope, client.clone(), self.secrets.as_ref(), deadline).await?;
             let mut token = ecr::get_authorization_token(

@@ -80,7 +80,7 @@ impl Reads {
         }
     }
 
-    /// Starts the worker of `pending`, which answers it and then leaves the table.
+    /// Starts the worker of `pending`, which leaves the table and then answers it.
     fn start(
         &self,
         key: &str,
@@ -98,9 +98,11 @@ impl Reads {
                             "the keychain call failed unexpectedly (it panicked)".to_string(),
                         ))
                     });
+                // Leave the table first: a read asked for after this answer must read anew, never
+                // join a finished read and get its (possibly stale) answer.
+                table.forget(&worker_key, &worker_pending);
                 *lock(&worker_pending.answer) = Some(answer);
                 worker_pending.answered.notify_all();
-                table.forget(&worker_key, &worker_pending);
             });
         spawned.map(drop).map_err(|e| {
             self.forget(key, pending);
@@ -254,5 +256,21 @@ mod tests {
             .read("acme", Duration::from_secs(10), || panic!("platform bug"))
             .unwrap_err();
         assert!(matches!(err, KeychainError::Platform(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_read_asked_for_after_an_answer_reads_anew() {
+        let reads = Reads::default();
+        for i in 0..2000 {
+            let secret = format!("secret-{i}");
+            let expected = secret.clone();
+            let answer = reads
+                .read("acme", Duration::from_secs(10), move || {
+                    Ok(Some(Secret::new(secret)))
+                })
+                .unwrap()
+                .unwrap();
+            assert_eq!(answer.expose(), expected, "a stale answer at read {i}");
+        }
     }
 }

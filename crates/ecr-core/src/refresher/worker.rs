@@ -555,6 +555,10 @@ fn as_fetch_error(error: GetError) -> (FetchError, bool) {
             FetchError::new(FetchErrorKind::BadConfiguration, e.to_string()),
             true,
         ),
+        e @ GetError::BadBinding { .. } => (
+            FetchError::new(FetchErrorKind::BadConfiguration, e.to_string()),
+            true,
+        ),
         GetError::NotEcr(e) => (
             FetchError::new(FetchErrorKind::BadConfiguration, e.to_string()),
             true,
