@@ -33,7 +33,8 @@ pub fn service(paths: &Paths) -> Result<UserService, Failure> {
 /// `get`: one registry's credentials. An address that is not ECR is answered "not found"
 /// before any config, keychain, cache or AWS work; for ECR Public every failure is "not found"
 /// with the cause on stderr (anonymous pulls of public images must keep working); whatever
-/// the verb started (a `credential_process` and its children) is ended before the answer.
+/// the verb started (a `credential_process` and its children) is ended before a failure is
+/// answered.
 pub fn get(paths: &Paths) -> Result<(), Failure> {
     let deadline = Deadline::after(GET_BUDGET);
     let address = protocol::read_server_address()?;
@@ -51,7 +52,12 @@ pub fn get(paths: &Paths) -> Result<(), Failure> {
         ))),
     );
     let answer = get_credentials(paths, &address, deadline);
-    crate::descendants::end_all();
+    if answer.is_err() {
+        // Given up: a `credential_process` cut off by the deadline must not outlive the helper.
+        // After an answer nothing is ended: a daemon a credential process started (gpg-agent)
+        // is the user's, and the warm path pays for no scan of /proc.
+        crate::descendants::end_all();
+    }
     answer.map_err(for_registry)
 }
 

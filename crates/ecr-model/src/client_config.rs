@@ -270,56 +270,61 @@ impl ClientConfig {
     }
 
     /// Adds `credHelpers: {host: helper}` for each of `hosts` (`helper` is `ecr` for
-    /// `docker-credential-ecr`), replacing an entry naming another helper. Writes nothing when
-    /// every host is already routed to `helper`.
+    /// `docker-credential-ecr`), replacing an entry naming another helper. Writes nothing, and
+    /// takes no lock, when every host is already routed to `helper` (a read-only config that
+    /// routes them already is fine).
     pub fn route(&self, hosts: &[String], helper: &str) -> Result<RouteReport, ClientConfigError> {
         let hosts = canonical_hosts(hosts)?;
+        let mut doc = self.load()?;
+        let report = self.apply_route(&mut doc, &hosts, helper);
+        if !report.changed() {
+            return Ok(report);
+        }
         let edit = self.begin_edit()?;
         let mut doc = self.load_from(&edit.target)?;
-        let mut report = RouteReport::default();
-        {
-            let helpers = doc.cred_helpers_mut();
-            for host in hosts {
-                match helpers.insert(host.clone(), Value::from(helper)) {
-                    None => report.added.push(host),
-                    Some(Value::String(previous)) if previous == helper => {
-                        report.unchanged.push(host)
-                    }
-                    Some(Value::String(previous)) => report.replaced.push((host, previous)),
-                    Some(other) => report.replaced.push((host, other.to_string())),
-                }
-            }
-        }
-        report.warnings = self.shadow_warnings(&doc, &report, helper);
+        let mut report = self.apply_route(&mut doc, &hosts, helper);
         if report.changed() {
             report.backup = self.save(&edit, &doc)?;
         }
         Ok(report)
     }
 
+    fn apply_route(&self, doc: &mut Document, hosts: &[String], helper: &str) -> RouteReport {
+        let mut report = RouteReport::default();
+        {
+            let helpers = doc.cred_helpers_mut();
+            for host in hosts {
+                match helpers.insert(host.clone(), Value::from(helper)) {
+                    None => report.added.push(host.clone()),
+                    Some(Value::String(previous)) if previous == helper => {
+                        report.unchanged.push(host.clone())
+                    }
+                    Some(Value::String(previous)) => report.replaced.push((host.clone(), previous)),
+                    Some(other) => report.replaced.push((host.clone(), other.to_string())),
+                }
+            }
+        }
+        report.warnings = self.shadow_warnings(doc, &report, helper);
+        report
+    }
+
     /// Removes the `credHelpers` entries of `hosts` whose value is `helper`, leaving entries
-    /// naming another helper alone; returns the hosts removed. Writes nothing when none was.
+    /// naming another helper alone; returns the hosts removed. Writes nothing, and takes no
+    /// lock, when none was there.
     pub fn unroute(
         &self,
         hosts: &[String],
         helper: &str,
     ) -> Result<Vec<String>, ClientConfigError> {
         let hosts = canonical_hosts(hosts)?;
-        if !self.load()?.existed {
-            // Nothing to unroute, and no lock file to leave where there is no file.
+        let mut doc = self.load()?;
+        if !doc.existed || apply_unroute(&mut doc, &hosts, helper).is_empty() {
+            // Nothing to unroute, and no lock file to leave beside a file left as it is.
             return Ok(Vec::new());
         }
         let edit = self.begin_edit()?;
         let mut doc = self.load_from(&edit.target)?;
-        let mut removed = Vec::new();
-        if let Some(helpers) = doc.cred_helpers_mut_if_present() {
-            for host in hosts {
-                if helpers.get(&host).and_then(Value::as_str) == Some(helper) {
-                    helpers.shift_remove(&host);
-                    removed.push(host);
-                }
-            }
-        }
+        let removed = apply_unroute(&mut doc, &hosts, helper);
         if !removed.is_empty() {
             self.save(&edit, &doc)?;
         }
@@ -537,6 +542,20 @@ impl Document {
             .get_mut(CRED_HELPERS)
             .and_then(Value::as_object_mut)
     }
+}
+
+/// Removes from `doc` the `credHelpers` entries of `hosts` naming `helper`; the hosts removed.
+fn apply_unroute(doc: &mut Document, hosts: &[String], helper: &str) -> Vec<String> {
+    let mut removed = Vec::new();
+    if let Some(helpers) = doc.cred_helpers_mut_if_present() {
+        for host in hosts {
+            if helpers.get(host).and_then(Value::as_str) == Some(helper) {
+                helpers.shift_remove(host);
+                removed.push(host.clone());
+            }
+        }
+    }
+    removed
 }
 
 /// Whether an `auths` key names `host` or one of its repositories (`host/repo`), in any of the
@@ -795,6 +814,23 @@ mod tests {
             keys(&after["credHelpers"]),
             ["gcr.io", "z.example", HOST, OTHER]
         );
+    }
+
+    #[test]
+    fn a_config_that_needs_no_change_is_only_read_never_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = docker_at(dir.path());
+        let routed = format!(r#"{{"credHelpers": {{"{HOST}": "ecr"}}}}"#);
+        fs::write(config.path(), &routed).unwrap();
+        let lock = dir.path().join("config.json.lock");
+        assert!(!config.route(&hosts(&[HOST]), "ecr").unwrap().changed());
+        let other = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
+        assert!(config.unroute(&hosts(&[other]), "ecr").unwrap().is_empty());
+        assert!(
+            !lock.exists(),
+            "no lock file: a read-only config that routes the host already is fine"
+        );
+        assert_eq!(fs::read(config.path()).unwrap(), routed.as_bytes());
     }
 
     #[test]

@@ -152,12 +152,29 @@ impl From<RawConfig> for ProductConfig {
 }
 
 impl ProductConfig {
-    /// The rejected binding entry that names `registry`, if any: such a registry must not fall
-    /// back to other credentials.
+    /// The rejected binding entry that keeps `registry` from being served, if any: such a
+    /// registry must not fall back to other credentials. That is an entry naming its host; a
+    /// pattern matching it, unless a valid binding names its exact host (exact hosts win over
+    /// patterns, as in [`binding_for`]); or, failing closed, an entry whose registry cannot be
+    /// read at all, unless a valid binding serves the registry.
     pub fn rejected_binding_for(&self, registry: &Registry) -> Option<&RejectedBinding> {
-        self.rejected_bindings
+        let names = |r: &&RejectedBinding, pattern: bool| {
+            r.registry
+                .as_ref()
+                .is_some_and(|m| m.is_pattern() == pattern && m.matches(registry))
+        };
+        let valid = self.binding_for(registry);
+        let exact_valid = valid.is_some_and(|b| !b.registry.is_pattern());
+        let rejected = &self.rejected_bindings;
+        rejected
             .iter()
-            .find(|r| r.registry.as_ref().is_some_and(|m| m.matches(registry)))
+            .find(|r| names(r, false))
+            .or_else(|| (!exact_valid).then(|| rejected.iter().find(|r| names(r, true)))?)
+            .or_else(|| {
+                valid
+                    .is_none()
+                    .then(|| rejected.iter().find(|r| r.registry.is_none()))?
+            })
     }
 
     /// The binding serving `registry`, if any (exact host, then pattern).
@@ -476,6 +493,11 @@ mod tests {
         let other = Registry::parse("210987654321.dkr.ecr.eu-west-1.amazonaws.com").unwrap();
         assert!(config.rejected_binding_for(&other).is_none());
         assert!(config.binding_for(&other).is_some());
+        // Entries whose registry cannot be read might have named any registry: one that no
+        // valid binding serves is refused, not handed to the default chain.
+        let unbound = Registry::parse("111122223333.dkr.ecr.us-west-2.amazonaws.com").unwrap();
+        let closed = config.rejected_binding_for(&unbound).expect("fails closed");
+        assert_eq!(closed.position, 1);
 
         // A command never rewrites the file, which would drop the user's entries.
         let refused = file.update(|_| Ok::<_, ()>(()));
@@ -484,5 +506,24 @@ mod tests {
             "{refused:?}"
         );
         assert_eq!(fs::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn a_valid_exact_binding_wins_over_a_rejected_pattern() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let text = r#"{"bindings": [
+            {"registry": "123456789012.dkr.ecr.*.amazonaws.com", "source": {"key_sett": "acme"}},
+            {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "source": {"profile": "work"}}
+        ]}"#;
+        fs::write(&path, text).unwrap();
+        let config = ConfigFile::new(&path).load().unwrap();
+        let exact = Registry::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap();
+        assert!(config.rejected_binding_for(&exact).is_none());
+        let by_pattern = Registry::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap();
+        assert_eq!(
+            config.rejected_binding_for(&by_pattern).map(|r| r.position),
+            Some(1)
+        );
     }
 }

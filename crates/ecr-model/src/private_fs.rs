@@ -122,7 +122,7 @@ pub fn create_once(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<b
     let tmp = written_temp_file(&dir, path, bytes, mode, Durability::Durable)?;
     match tmp.persist_noclobber(path) {
         Ok(_file) => {
-            sync_dir(&dir)?;
+            sync_dir_after_rename(&dir);
             Ok(true)
         }
         // Another writer was first; its copy is the original too. Dropping the temp file
@@ -151,9 +151,18 @@ fn replace(
     // The lock goes with the file, which becomes `path`: nothing locks targets themselves.
     tmp.persist(path).map_err(|e| e.error)?;
     if durability == Durability::Durable {
-        sync_dir(dir)?;
+        sync_dir_after_rename(dir);
     }
     Ok(())
+}
+
+/// Syncs `dir` once a rename into it happened. The file is replaced by then, so a failure
+/// (a filesystem that cannot fsync a directory: some FUSE, 9p, SMB mounts) is logged, never
+/// reported as a failed write: a caller would undo a change that took effect.
+fn sync_dir_after_rename(dir: &Path) {
+    if let Err(e) = sync_dir(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot fsync the directory after a rename; the change is made but may not survive a power cut");
+    }
 }
 
 /// Sweeps the dead writers' temp files of `path`, then makes a locked temp file of our own in
@@ -252,7 +261,12 @@ fn sweep_dead_temp_files(dir: &Path) {
             continue;
         }
         let path = entry.path();
-        let Ok(file) = File::open(&path) else {
+        // Only regular files, opened without following a link or blocking on a FIFO someone
+        // else named like ours.
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+            continue;
+        }
+        let Ok(file) = open_for_sweep(&path) else {
             continue;
         };
         if file.try_lock().is_ok() {
@@ -262,6 +276,21 @@ fn sweep_dead_temp_files(dir: &Path) {
         }
         drop(file);
     }
+}
+
+/// Opens a temp file found in a directory to test its lock: no symlink followed, no FIFO
+/// waited on.
+fn open_for_sweep(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(
+            rustix::fs::OFlags::NOFOLLOW.bits() as i32 | rustix::fs::OFlags::NONBLOCK.bits() as i32,
+        );
+    }
+    options.open(path)
 }
 
 /// Makes a rename in `dir` durable (Unix; elsewhere the rename is as durable as it gets).
@@ -402,5 +431,41 @@ mod tests {
         assert!(!create_once(&path, b"later", None).unwrap());
         assert_eq!(fs::read(&path).unwrap(), b"original");
         assert_eq!(names(root.path()), ["config.json.orig"]);
+    }
+
+    #[test]
+    fn a_fifo_or_a_link_named_like_a_temp_file_neither_blocks_nor_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join(".config.json.tmp-AAAAAAAA");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        let link = dir.path().join(".keys.json.tmp-BBBBBBBB");
+        std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+        let target = dir.path().join("config.json");
+        let (done, finished) = std::sync::mpsc::channel();
+        let writer = {
+            let target = target.clone();
+            std::thread::spawn(move || {
+                let result = write_atomically(&target, b"{}");
+                let _ = done.send(());
+                result
+            })
+        };
+        assert!(
+            finished
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .is_ok(),
+            "the write hung on a FIFO named like a temp file"
+        );
+        writer.join().unwrap().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"{}");
+        assert!(outside.path().exists(), "a link's target is never touched");
     }
 }

@@ -14,12 +14,21 @@ pub fn adopt_orphans() {
     }
 }
 
-/// Sends `SIGKILL` to every living descendant of this process, until none is left (or after
-/// [`ROUNDS`] rounds of new ones).
+/// Sends `SIGKILL` to every living descendant of this process in its session, until none is
+/// left (or after [`ROUNDS`] rounds of new ones, 10 ms apart). A descendant that started a
+/// session of its own (a daemon: `setsid`, as gpg-agent and ssh-agent do) is left alone.
 pub fn end_all() {
     let me = getpid().as_raw_nonzero().get();
-    for _ in 0..ROUNDS {
-        let descendants = descendants_of(me, &living_processes());
+    let Some(&(_, session)) = living_processes().get(&me) else {
+        return;
+    };
+    for round in 0..ROUNDS {
+        let processes: BTreeMap<i32, i32> = living_processes()
+            .into_iter()
+            .filter(|&(_, (_, sid))| sid == session)
+            .map(|(pid, (parent, _))| (pid, parent))
+            .collect();
+        let descendants = descendants_of(me, &processes);
         if descendants.is_empty() {
             return;
         }
@@ -29,11 +38,14 @@ pub fn end_all() {
                 let _ = kill_process(pid, Signal::KILL);
             }
         }
+        if round + 1 < ROUNDS {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }
 
-/// Every process that is not a zombie, by pid, with its parent's pid.
-fn living_processes() -> BTreeMap<i32, i32> {
+/// Every process that is not a zombie, by pid, with its parent's pid and its session id.
+fn living_processes() -> BTreeMap<i32, (i32, i32)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return BTreeMap::new();
     };
@@ -42,20 +54,39 @@ fn living_processes() -> BTreeMap<i32, i32> {
         .filter_map(|entry| {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let (state, parent) = state_and_parent(&stat)?;
-            (state != 'Z' && state != 'X').then_some((pid, parent))
+            let Fields {
+                state,
+                parent,
+                session,
+            } = fields(&stat)?;
+            (state != 'Z' && state != 'X').then_some((pid, (parent, session)))
         })
         .collect()
 }
 
-/// The state and the parent's pid from a `/proc/<pid>/stat` line: `pid (comm) S ppid ...`, where
-/// `comm` may hold spaces and parentheses (hence the last `)`).
-fn state_and_parent(stat: &str) -> Option<(char, i32)> {
+/// What [`end_all`] needs of a `/proc/<pid>/stat` line.
+#[derive(Debug, PartialEq, Eq)]
+struct Fields {
+    state: char,
+    parent: i32,
+    session: i32,
+}
+
+/// The state, parent pid and session id from a `/proc/<pid>/stat` line:
+/// `pid (comm) S ppid pgrp session ...`, where `comm` may hold spaces and parentheses (hence
+/// the last `)`).
+fn fields(stat: &str) -> Option<Fields> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
     let parent = fields.next()?.parse().ok()?;
-    Some((state, parent))
+    let _group = fields.next()?;
+    let session = fields.next()?.parse().ok()?;
+    Some(Fields {
+        state,
+        parent,
+        session,
+    })
 }
 
 /// The descendants of `root` in `parents` (pid -> parent pid), parents before children.
@@ -77,11 +108,22 @@ fn descendants_of(root: i32, parents: &BTreeMap<i32, i32>) -> Vec<i32> {
 mod tests {
     use super::*;
 
+    /// `end_all` ends what every test of this process started: one such test at a time.
+    static ENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn stat_lines_with_odd_command_names_parse() {
-        assert_eq!(state_and_parent("42 (sh) S 7 42 42 0 -1"), Some(('S', 7)));
-        assert_eq!(state_and_parent("43 (a) (b c) Z 1 43 43"), Some(('Z', 1)));
-        assert_eq!(state_and_parent("garbage"), None);
+        let f = |state, parent, session| {
+            Some(Fields {
+                state,
+                parent,
+                session,
+            })
+        };
+        assert_eq!(fields("42 (sh) S 7 42 40 0 -1"), f('S', 7, 40));
+        assert_eq!(fields("43 (a) (b c) Z 1 43 41"), f('Z', 1, 41));
+        assert_eq!(fields("44 (sh) S 7 42"), None);
+        assert_eq!(fields("garbage"), None);
     }
 
     #[test]
@@ -95,6 +137,9 @@ mod tests {
 
     #[test]
     fn end_all_ends_a_grandchild_that_outlived_its_parent() {
+        let _one = ENDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         adopt_orphans();
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");
@@ -110,11 +155,60 @@ mod tests {
             .parse()
             .unwrap();
         let me = getpid().as_raw_nonzero().get();
-        assert_eq!(living_processes().get(&orphan), Some(&me), "adopted");
+        assert_eq!(
+            living_processes().get(&orphan).map(|p| p.0),
+            Some(me),
+            "adopted"
+        );
         end_all();
         assert!(
             !living_processes().contains_key(&orphan),
             "the orphan was ended"
+        );
+    }
+
+    #[test]
+    fn a_daemon_in_a_session_of_its_own_is_left_alone() {
+        let _one = ENDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        adopt_orphans();
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > {}",
+                pid_file.display()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let daemon: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // setsid forks when it leads a process group; wait for the daemon to be in place.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let me = getpid().as_raw_nonzero().get();
+        let sessions: Vec<i32> = living_processes()
+            .iter()
+            .filter(|(_, (parent, _))| *parent == me)
+            .map(|(_, (_, session))| *session)
+            .collect();
+        end_all();
+        let survivors: Vec<i32> = living_processes()
+            .iter()
+            .filter(|(_, (parent, _))| *parent == me)
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in &survivors {
+            let _ = kill_process(Pid::from_raw(*pid).unwrap(), Signal::KILL);
+        }
+        assert!(
+            !survivors.is_empty(),
+            "end_all ended the daemon (pid {daemon}, sessions {sessions:?})"
         );
     }
 }

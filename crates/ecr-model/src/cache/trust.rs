@@ -24,12 +24,16 @@ pub fn check_dir(dir: &Path) -> Result<(), String> {
 }
 
 /// [`check_dir`] for the directory that holds the cache's root, except that a shared directory
-/// with the sticky bit (such as `/tmp`, whose entries only their owners may move) passes.
+/// with the sticky bit owned by root or this user (such as `/tmp`, whose entries only their
+/// owners may move) passes. A sticky directory of another user does not: its owner may still
+/// move what is in it.
 pub fn check_parent(dir: &Path) -> Result<(), String> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        if std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o1000 != 0)
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        if std::fs::metadata(dir)
+            .is_ok_and(|m| m.is_dir() && m.mode() & 0o1000 != 0 && (m.uid() == 0 || m.uid() == me))
         {
             return Ok(());
         }
@@ -84,5 +88,28 @@ mod tests {
         let file = root.path().join("f");
         std::fs::write(&file, "").unwrap();
         assert!(check_dir(&file).is_err());
+    }
+
+    #[test]
+    fn a_sticky_parent_passes_only_when_root_or_this_user_owns_it() {
+        let root = tempfile::tempdir().unwrap();
+        let shared = root.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(check_parent(&shared), Ok(()), "like /tmp");
+        if !rustix::process::geteuid().is_root() {
+            assert!(
+                std::env::var("CI").is_err(),
+                "under CI this test runs as root, to chown"
+            );
+            eprintln!("SKIP the other-owner half: needs root to chown");
+            return;
+        }
+        let nobody = rustix::process::Uid::from_raw(65534);
+        rustix::fs::chown(&shared, Some(nobody), None).unwrap();
+        assert!(
+            check_parent(&shared).is_err(),
+            "another user's sticky directory"
+        );
     }
 }
