@@ -31,19 +31,36 @@ impl RegistryMatch {
                 Registry::parse(text)?.host().to_string(),
             ));
         }
-        // Check the pattern by putting a region of each partition in place of `*`.
+        // The `*` must stand for the region label of an ECR host: with a region of its
+        // partition in its place the text names a registry in that region, and with another
+        // region (the same with a `0` appended) one that differs in its region only. So a `*` in
+        // the path, userinfo or port is refused, and the pattern kept is the canonical host with
+        // `*` for the region, which is what `matches` compares label by label.
         let lower = text.to_ascii_lowercase();
-        let valid = lower.matches('*').count() == 1
-            && SAMPLE_REGIONS.iter().any(|region| {
-                Registry::parse(&lower.replacen('*', region, 1))
-                    .is_ok_and(|r| !r.is_public() && r.api_region() == *region)
-            });
-        if valid {
-            Ok(RegistryMatch::AnyRegion(lower))
-        } else {
-            Err(NotEcr::new(format!(
+        let pattern = (lower.matches('*').count() == 1)
+            .then(|| {
+                SAMPLE_REGIONS.iter().find_map(|region| {
+                    let sample = Registry::parse(&lower.replacen('*', region, 1)).ok()?;
+                    if sample.is_public() || sample.api_region() != *region {
+                        return None;
+                    }
+                    let pattern = sample
+                        .host()
+                        .split('.')
+                        .map(|label| if label == *region { "*" } else { label })
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    let other = format!("{region}0");
+                    let again = Registry::parse(&lower.replacen('*', &other, 1)).ok()?;
+                    (again.host() == pattern.replacen('*', &other, 1)).then_some(pattern)
+                })
+            })
+            .flatten();
+        match pattern {
+            Some(pattern) => Ok(RegistryMatch::AnyRegion(pattern)),
+            None => Err(NotEcr::new(format!(
                 "{text:?} is not a registry pattern: use the registry host with `*` for the region, e.g. 123456789012.dkr.ecr.*.amazonaws.com"
-            )))
+            ))),
         }
     }
 
@@ -207,6 +224,34 @@ mod tests {
             RegistryMatch::parse("HTTPS://123456789012.DKR.ECR.US-EAST-1.AMAZONAWS.COM/").unwrap(),
             RegistryMatch::Host("123456789012.dkr.ecr.us-east-1.amazonaws.com".into())
         );
+    }
+
+    #[test]
+    fn a_pattern_is_kept_as_its_canonical_host_and_matches_what_it_names() {
+        // Found by the `host` fuzz target: a pattern with a path or a port was stored as typed
+        // and then matched no registry at all.
+        for text in [
+            "123456789012.dkr.ecr.*.amazonAws.com/cn",
+            "HTTPS://AWS@123456789012.DKR.ECR.*.AMAZONAWS.COM.:443/v2/",
+            "123456789012.dkr.ecr.*.amazonaws.com",
+        ] {
+            let pattern = RegistryMatch::parse(text).unwrap();
+            assert_eq!(
+                pattern,
+                RegistryMatch::AnyRegion("123456789012.dkr.ecr.*.amazonaws.com".into()),
+                "{text}"
+            );
+            assert!(pattern.matches(&reg("123456789012.dkr.ecr.eu-west-1.amazonaws.com")));
+        }
+        // A `*` anywhere but the region is no pattern.
+        for text in [
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/*",
+            "user*@123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/?r=*",
+            "123456789012.dkr.ecr.us-east-*.amazonaws.com",
+        ] {
+            assert!(RegistryMatch::parse(text).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -400,7 +400,12 @@ fn read_record(path: &Path) -> Option<Record> {
             return None;
         }
     };
-    match serde_json::from_slice::<Record>(&bytes) {
+    decode_record(&bytes, path)
+}
+
+/// The record in one cache file's `bytes` (read from `path`), if it is one of this format.
+fn decode_record(bytes: &[u8], path: &Path) -> Option<Record> {
+    match serde_json::from_slice::<Record>(bytes) {
         Ok(record) if record.format == RECORD_FORMAT => Some(record),
         Ok(_) => {
             tracing::warn!(path = %path.display(), "token cache file of another format; it will be replaced");
@@ -411,6 +416,23 @@ fn read_record(path: &Path) -> Option<Record> {
             None
         }
     }
+}
+
+/// The entry one cache file's `bytes` hold, on `clock`'s time, as [`TokenCache::entries`] reads
+/// it: `None` when the file is corrupt, of another format, or its key is not its scope's. For
+/// checks that decode without a directory, such as the fuzz targets (`fuzz/`).
+pub fn decode_entry(bytes: &[u8], clock: &dyn Clock) -> Option<CacheEntry> {
+    let record = decode_record(bytes, Path::new("(bytes)"))?;
+    let key = CacheKey::for_scope(&record.scope);
+    if key.key != record.key {
+        return None;
+    }
+    let scope = record.scope.clone();
+    Some(CacheEntry {
+        key,
+        scope,
+        token: record.token(clock),
+    })
 }
 
 fn token_files(dir: &Path) -> Vec<PathBuf> {
