@@ -1,6 +1,7 @@
 //! The product config file (`config.json`) as `ConfigFile` reads and rewrites it: a file it
-//! cannot read is an error and is never overwritten; one it reads comes back identical after a
-//! rewrite (unknown keys included), its bindings parse back to themselves, and looking a
+//! cannot read, or whose bindings do not all parse, is never overwritten; one it reads comes
+//! back identical after a rewrite (unknown keys included), a rejected binding keeps what it
+//! names from other identities, its bindings parse back to themselves, and looking a
 //! registry up never panics and only returns a binding that matches.
 #![no_main]
 
@@ -65,6 +66,22 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(scope.registry, registry);
             }
         }
+    }
+    for rejected in &config.rejected_bindings {
+        // What a rejected entry names is kept from every other identity.
+        if let Some(named) = &rejected.registry
+            && let Some(sample) = named.sample(Some("us-east-1"))
+            && config.binding_for(&sample).is_none()
+        {
+            assert!(config.rejected_binding_for(&sample).is_some(), "{rejected}");
+        }
+    }
+    if !config.rejected_bindings.is_empty() {
+        // A file with entries that did not parse is never rewritten: that would drop them.
+        let outcome = file.update(|_| Ok::<_, ()>(()));
+        assert!(matches!(outcome, Err(ConfigError::Unparsed { .. })));
+        assert_eq!(fs::read(&path).expect("read back"), data, "never overwritten");
+        return;
     }
     // A rewrite (what `add`, `remove` and `store` do around their change) keeps every value.
     file.update(|_| Ok::<_, ()>(()))
