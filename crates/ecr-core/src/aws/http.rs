@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
@@ -112,23 +112,13 @@ async fn ca_bundle_path(scope: &TokenScope, deadline: Deadline) -> Option<PathBu
         .map(|p| PathBuf::from(p.trim()))
 }
 
-/// The contents of the shared files that exist (read on the blocking pool), for settings that do not select the identity (`ca_bundle`): read
-/// also when the identity came from environment keys and the scope recorded no digest of them.
+/// The contents of the shared files that exist, for settings that do not select the identity
+/// (`ca_bundle`): read also when the identity came from environment keys and the scope
+/// recorded no digest of them.
 fn settings_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
-    let mut builder = EnvConfigFiles::builder();
-    let mut any = false;
-    for (kind, input) in [
-        (EnvConfigFileKind::Config, &files.config),
-        (EnvConfigFileKind::Credentials, &files.credentials),
-    ] {
-        let Some(input) = input else { continue };
-        let regular = std::fs::metadata(&input.path).is_ok_and(|m| m.is_file());
-        if let Some(bytes) = regular.then(|| std::fs::read(&input.path).ok()).flatten() {
-            builder = builder.with_contents(kind, String::from_utf8_lossy(&bytes).into_owned());
-            any = true;
-        }
-    }
-    any.then(|| builder.build())
+    super::identity::env_config_files(files, |_, bytes| Ok(bytes.map(<[u8]>::to_vec)))
+        .ok()
+        .flatten()
 }
 
 fn read_bundle(path: &Path) -> Result<Vec<u8>, FetchError> {

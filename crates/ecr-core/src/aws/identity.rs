@@ -35,7 +35,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::region::Region;
 
 use crate::chain_inputs::{
-    ChainInputs, ContainerCredentials, InstanceMetadata, SharedFiles, digest_of,
+    ChainInputs, ContainerCredentials, FileInput, InstanceMetadata, SharedFiles, digest_of,
 };
 use crate::clock::Deadline;
 use crate::config::SecretLocation;
@@ -267,19 +267,11 @@ pub async fn load_profile_files(
 /// the scope recorded (a file edited since is another identity, never fetched under this
 /// scope's key); `Ok(None)` when no file exists, an error when one changed.
 pub fn profile_files(files: &SharedFiles) -> Result<Option<EnvConfigFiles>, FetchError> {
-    let mut builder = EnvConfigFiles::builder();
-    let mut any = false;
-    for (kind, input) in [
-        (EnvConfigFileKind::Config, &files.config),
-        (EnvConfigFileKind::Credentials, &files.credentials),
-    ] {
-        let Some(input) = input else { continue };
+    env_config_files(files, |input, bytes| {
         let Some(expected) = &input.digest else {
-            continue;
+            return Ok(None);
         };
-        let regular = std::fs::metadata(&input.path).is_ok_and(|m| m.is_file());
-        let bytes = regular.then(|| std::fs::read(&input.path).ok()).flatten();
-        if bytes.as_deref().map(digest_of).as_ref() != Some(expected) {
+        if bytes.map(digest_of).as_ref() != Some(expected) {
             return Err(FetchError::new(
                 FetchErrorKind::CredentialsUnavailable,
                 format!(
@@ -288,9 +280,30 @@ pub fn profile_files(files: &SharedFiles) -> Result<Option<EnvConfigFiles>, Fetc
                 ),
             ));
         }
-        let bytes = bytes.unwrap_or_default();
-        builder = builder.with_contents(kind, String::from_utf8_lossy(&bytes).into_owned());
-        any = true;
+        Ok(Some(bytes.unwrap_or_default().to_vec()))
+    })
+}
+
+/// `files` as the SDK's [`EnvConfigFiles`]: each named file read (when it is a regular file:
+/// never a FIFO), and `contents` saying what of it the SDK sees (`None`: the file is left out);
+/// `Ok(None)` when none is left.
+pub fn env_config_files(
+    files: &SharedFiles,
+    contents: impl Fn(&FileInput, Option<&[u8]>) -> Result<Option<Vec<u8>>, FetchError>,
+) -> Result<Option<EnvConfigFiles>, FetchError> {
+    let mut builder = EnvConfigFiles::builder();
+    let mut any = false;
+    for (kind, input) in [
+        (EnvConfigFileKind::Config, &files.config),
+        (EnvConfigFileKind::Credentials, &files.credentials),
+    ] {
+        let Some(input) = input else { continue };
+        let regular = std::fs::metadata(&input.path).is_ok_and(|m| m.is_file());
+        let bytes = regular.then(|| std::fs::read(&input.path).ok()).flatten();
+        if let Some(seen) = contents(input, bytes.as_deref())? {
+            builder = builder.with_contents(kind, String::from_utf8_lossy(&seen).into_owned());
+            any = true;
+        }
     }
     Ok(any.then(|| builder.build()))
 }
