@@ -1,6 +1,6 @@
 //! The fault battery: one bad thing breaks one thing. Broken config entries, busy and blocked
 //! fetches for ECR Public, cache directories that are another user's, read-only or full, a
-//! `credential_process` that hangs, a CA bundle that never delivers; all through the real
+//! `credential_process` that hangs, a CA bundle or key file that never delivers; all through the real
 //! binary. (5xx, throttling, hangs, revoked keys and a corrupt cache file are in `get.rs`.)
 //!
 //! The tests that need another uid or a mount run as root (CI does); leftovers of a killed run
@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use ecr_e2e::fake::KnobsPatch;
 use ecr_e2e::fake_handle::FakeEcr;
-use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, NOT_FOUND, Run, Sandbox};
+use ecr_e2e::sandbox::{
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, NOT_FOUND, Run, Sandbox,
+};
 use ecr_e2e::system::skip_unless_root;
 
 const OTHER_REGISTRY: &str = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
@@ -391,4 +393,43 @@ fn a_ca_bundle_that_never_delivers_is_cut_off_by_the_deadline() {
         run.stdout
     );
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+}
+
+/// The key file of `--store file` never delivers (a FIFO, as a hung mount would): the read is
+/// cut off by the fetch's deadline, which names the key set, not by the watchdog.
+#[test]
+fn a_key_file_that_never_delivers_is_cut_off_by_the_deadline() {
+    let fake = start_fake();
+    let sandbox = Sandbox::new();
+    let add = sandbox.helper().against(&fake.url()).run(
+        &[
+            "add",
+            EXAMPLE_REGISTRY,
+            "--name",
+            "acme",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--store",
+            "file",
+            "--no-verify",
+            "--no-configure",
+        ],
+        format!("{EXAMPLE_SECRET_ACCESS_KEY}\n").as_bytes(),
+    );
+    assert_eq!(add.code, 0, "{add:#?}");
+    let keys = sandbox
+        .config_home()
+        .join("docker-credential-ecr/keys.json");
+    fs::remove_file(&keys).expect("add wrote the key file");
+    run_ok("mkfifo", &[keys.to_str().unwrap()]);
+    let run = sandbox.helper().against(&fake.url()).get(EXAMPLE_REGISTRY);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stdout.contains("reading the secret key of acme")
+            && !run.stdout.contains("gave up after"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+    assert_eq!(calls(&fake), 0, "no call without the secret");
 }

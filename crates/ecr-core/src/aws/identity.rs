@@ -109,7 +109,18 @@ pub async fn resolve(
             secret_location,
             role,
         } => {
-            let secret = secrets.secret_access_key(name, *secret_location).await?;
+            // The keychain bounds its own reads; a key file on a hung mount is bounded here.
+            let secret = tokio::time::timeout(
+                deadline.remaining(),
+                secrets.secret_access_key(name, *secret_location),
+            )
+            .await
+            .map_err(|_| {
+                FetchError::new(
+                    FetchErrorKind::Timeout,
+                    format!("reading the secret key of {name} did not finish in time"),
+                )
+            })??;
             let keys = Credentials::new(
                 access_key_id.clone(),
                 secret.expose().to_string(),
