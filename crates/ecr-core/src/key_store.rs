@@ -113,60 +113,9 @@ impl SecretKeys for InMemorySecret {
 mod tests {
     use super::*;
     use crate::keychain::WhenLocked;
-    use keyring_core::api::{Credential, CredentialApi, CredentialStoreApi};
+    use crate::keychain::fake_stores::{Blocking, HELD_SECRET};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
-
-    /// A keychain whose reads block for `hold`, like one waiting on a daemon.
-    struct Slow {
-        hold: Duration,
-    }
-    #[derive(Debug)]
-    struct SlowCred(Duration);
-
-    impl CredentialApi for SlowCred {
-        fn set_secret(&self, _: &[u8]) -> keyring_core::Result<()> {
-            Ok(())
-        }
-        fn get_secret(&self) -> keyring_core::Result<Vec<u8>> {
-            std::thread::sleep(self.0);
-            Ok(b"slow-secret".to_vec())
-        }
-        fn delete_credential(&self) -> keyring_core::Result<()> {
-            Ok(())
-        }
-        fn get_credential(&self) -> keyring_core::Result<Option<Arc<Credential>>> {
-            Ok(None)
-        }
-        fn get_specifiers(&self) -> Option<(String, String)> {
-            None
-        }
-        fn as_any(&self) -> &dyn std::any::Any {
-            self
-        }
-    }
-
-    impl CredentialStoreApi for Slow {
-        fn vendor(&self) -> String {
-            "slow".to_string()
-        }
-        fn id(&self) -> String {
-            "slow".to_string()
-        }
-        fn build(
-            &self,
-            _: &str,
-            _: &str,
-            _: Option<&std::collections::HashMap<&str, &str>>,
-        ) -> keyring_core::Result<keyring_core::Entry> {
-            Ok(keyring_core::Entry::new_with_credential(Arc::new(
-                SlowCred(self.hold),
-            )))
-        }
-        fn as_any(&self) -> &dyn std::any::Any {
-            self
-        }
-    }
 
     #[test]
     fn a_keychain_read_inside_a_fetch_leaves_the_async_runtime_running() {
@@ -177,7 +126,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let secrets = KeySetSecrets::with_stores(
-            OsKeychain::with_store(Arc::new(Slow { hold }), access),
+            OsKeychain::with_store(Arc::new(Blocking::holding(hold)), access),
             FileSecretStore::new(dir.path().join("keys.json")),
         );
         // The runtime of a fetch: one thread. A timer shorter than the read must fire while
@@ -196,7 +145,7 @@ mod tests {
             let (secret, timer_at) = tokio::join!(read, timer);
             (secret, timer_at < hold)
         });
-        assert_eq!(secret.unwrap().expose(), "slow-secret");
+        assert_eq!(secret.unwrap().expose(), HELD_SECRET);
         assert!(
             timer_fired_first,
             "the keychain read blocked the async runtime"

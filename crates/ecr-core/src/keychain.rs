@@ -676,7 +676,7 @@ impl SecretStore for FileSecretStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keyring_core::api::{Credential, CredentialApi, CredentialStoreApi};
+    use keyring_core::api::CredentialStoreApi;
     use keyring_core::mock;
 
     const KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -786,69 +786,6 @@ mod tests {
         assert!(matches!(keychain.get(""), Err(KeychainError::Platform(_))));
     }
 
-    /// A store whose every call blocks, like a keyring waiting on an unlock prompt, except
-    /// reads of key set `quick`; it counts the reads that reached it.
-    #[derive(Default)]
-    struct Hanging {
-        reads: Arc<std::sync::atomic::AtomicUsize>,
-    }
-    #[derive(Debug)]
-    struct HangingCred {
-        user: String,
-        reads: Arc<std::sync::atomic::AtomicUsize>,
-    }
-
-    impl CredentialApi for HangingCred {
-        fn set_secret(&self, _: &[u8]) -> keyring_core::Result<()> {
-            std::thread::sleep(Duration::from_secs(30));
-            Ok(())
-        }
-        fn get_secret(&self) -> keyring_core::Result<Vec<u8>> {
-            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if self.user == "quick" {
-                return Ok(b"quick-secret".to_vec());
-            }
-            std::thread::sleep(Duration::from_secs(30));
-            Err(keyring_core::Error::NoEntry)
-        }
-        fn delete_credential(&self) -> keyring_core::Result<()> {
-            std::thread::sleep(Duration::from_secs(30));
-            Ok(())
-        }
-        fn get_credential(&self) -> keyring_core::Result<Option<Arc<Credential>>> {
-            Ok(None)
-        }
-        fn get_specifiers(&self) -> Option<(String, String)> {
-            None
-        }
-        fn as_any(&self) -> &dyn std::any::Any {
-            self
-        }
-    }
-
-    impl CredentialStoreApi for Hanging {
-        fn vendor(&self) -> String {
-            "hanging".to_string()
-        }
-        fn id(&self) -> String {
-            "hanging".to_string()
-        }
-        fn build(
-            &self,
-            _: &str,
-            user: &str,
-            _: Option<&std::collections::HashMap<&str, &str>>,
-        ) -> keyring_core::Result<Entry> {
-            Ok(Entry::new_with_credential(Arc::new(HangingCred {
-                user: user.to_string(),
-                reads: self.reads.clone(),
-            })))
-        }
-        fn as_any(&self) -> &dyn std::any::Any {
-            self
-        }
-    }
-
     #[test]
     fn keychain_calls_time_out_without_blocking_the_caller() {
         let limit = Duration::from_millis(200);
@@ -856,7 +793,7 @@ mod tests {
             when_locked: WhenLocked::Unlock,
             timeout: limit,
         };
-        let keychain = OsKeychain::with_store(Arc::new(Hanging::default()), access);
+        let keychain = OsKeychain::with_store(Arc::new(fake_stores::Blocking::hanging()), access);
         for call in [
             Box::new(|| keychain.get("v").map(|_| ()))
                 as Box<dyn Fn() -> Result<(), KeychainError>>,
@@ -883,7 +820,7 @@ mod tests {
             when_locked: WhenLocked::Fail,
             timeout: Duration::from_secs(60),
         };
-        let keychain = OsKeychain::with_store(Arc::new(Hanging::default()), access);
+        let keychain = OsKeychain::with_store(Arc::new(fake_stores::Blocking::hanging()), access);
         let started = Instant::now();
         let err = keychain.get("v").unwrap_err();
         assert!(
@@ -895,7 +832,7 @@ mod tests {
 
     #[test]
     fn keychain_hung_reads_take_one_thread_per_key_set_and_others_still_answer() {
-        let store = Arc::new(Hanging::default());
+        let store = Arc::new(fake_stores::Blocking::hanging());
         let reads = store.reads.clone();
         let keychain = OsKeychain::with_store(
             store,
@@ -1101,6 +1038,99 @@ mod tests {
                 store.describe(),
                 "~/.config/docker-credential-ecr/keys.json (plaintext file)"
             );
+        }
+    }
+}
+
+/// Keychain stores for tests: what a platform keychain does when it blocks.
+#[cfg(test)]
+pub(crate) mod fake_stores {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use keyring_core::Entry;
+    use keyring_core::api::{Credential, CredentialApi, CredentialStoreApi};
+
+    /// A store whose every call blocks for `hold`, like a keyring waiting on a daemon or an
+    /// unlock prompt, except reads of key set `quick`; it counts the reads that reached it.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Blocking {
+        pub hold: Duration,
+        pub reads: Arc<AtomicUsize>,
+    }
+
+    impl Blocking {
+        /// Blocks for as long as any test waits (30 s).
+        pub(crate) fn hanging() -> Blocking {
+            Blocking::holding(Duration::from_secs(30))
+        }
+
+        pub(crate) fn holding(hold: Duration) -> Blocking {
+            Blocking {
+                hold,
+                reads: Arc::default(),
+            }
+        }
+    }
+
+    /// The secret every slow read ends with.
+    pub(crate) const HELD_SECRET: &str = "held-secret";
+
+    #[derive(Debug)]
+    struct BlockingCred {
+        user: String,
+        store: Blocking,
+    }
+
+    impl CredentialApi for BlockingCred {
+        fn set_secret(&self, _: &[u8]) -> keyring_core::Result<()> {
+            std::thread::sleep(self.store.hold);
+            Ok(())
+        }
+        fn get_secret(&self) -> keyring_core::Result<Vec<u8>> {
+            self.store.reads.fetch_add(1, Ordering::SeqCst);
+            if self.user == "quick" {
+                return Ok(b"quick-secret".to_vec());
+            }
+            std::thread::sleep(self.store.hold);
+            Ok(HELD_SECRET.as_bytes().to_vec())
+        }
+        fn delete_credential(&self) -> keyring_core::Result<()> {
+            std::thread::sleep(self.store.hold);
+            Ok(())
+        }
+        fn get_credential(&self) -> keyring_core::Result<Option<Arc<Credential>>> {
+            Ok(None)
+        }
+        fn get_specifiers(&self) -> Option<(String, String)> {
+            None
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    impl CredentialStoreApi for Blocking {
+        fn vendor(&self) -> String {
+            "blocking".to_string()
+        }
+        fn id(&self) -> String {
+            "blocking".to_string()
+        }
+        fn build(
+            &self,
+            _: &str,
+            user: &str,
+            _: Option<&std::collections::HashMap<&str, &str>>,
+        ) -> keyring_core::Result<Entry> {
+            Ok(Entry::new_with_credential(Arc::new(BlockingCred {
+                user: user.to_string(),
+                store: self.clone(),
+            })))
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
         }
     }
 }
