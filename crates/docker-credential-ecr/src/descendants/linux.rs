@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use rustix::process::{Pid, Signal, getpid, kill_process, set_child_subreaper};
+use rustix::process::{
+    Pid, PidfdFlags, Signal, getpid, kill_process, pidfd_open, pidfd_send_signal,
+    set_child_subreaper,
+};
 
 /// How many times [`end_all`] looks again for descendants started while it was ending others.
 const ROUNDS: usize = 20;
@@ -32,14 +35,37 @@ pub fn end_all() {
         if descendants.is_empty() {
             return;
         }
-        for pid in descendants {
-            tracing::debug!(pid, "ending a process this helper started");
-            if let Some(pid) = Pid::from_raw(pid) {
-                let _ = kill_process(pid, Signal::KILL);
-            }
+        for &pid in &descendants {
+            end(pid, me, &descendants);
         }
         if round + 1 < ROUNDS {
             std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+/// Sends `SIGKILL` to `pid`, found among `family` (the descendants of `me`). Through a pidfd
+/// when the kernel has them: the pidfd pins the process, and its parent is checked again after
+/// it is opened, so a pid recycled since the scan (another program of this user) is never hit.
+fn end(pid: i32, me: i32, family: &[i32]) {
+    let Some(target) = Pid::from_raw(pid) else {
+        return;
+    };
+    match pidfd_open(target, PidfdFlags::empty()) {
+        Ok(pidfd) => {
+            let ours = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| fields(&stat))
+                .is_some_and(|f| f.parent == me || family.contains(&f.parent));
+            if ours {
+                tracing::debug!(pid, "ending a process this helper started");
+                let _ = pidfd_send_signal(&pidfd, Signal::KILL);
+            }
+        }
+        // Kernels before 5.3: a plain kill, with the recycling window the scan leaves.
+        Err(_) => {
+            tracing::debug!(pid, "ending a process this helper started");
+            let _ = kill_process(target, Signal::KILL);
         }
     }
 }
@@ -210,5 +236,35 @@ mod tests {
             !survivors.is_empty(),
             "end_all ended the daemon (pid {daemon}, sessions {sessions:?})"
         );
+    }
+
+    #[test]
+    fn a_pid_whose_parent_is_not_in_the_family_is_never_signalled() {
+        let _one = ENDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // As if the scan had seen `pid` as a descendant and it was recycled since: its parent
+        // now is a shell that is not among the descendants handed to `end`.
+        let mut shell = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("sleep 300 & echo $!; wait")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(shell.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let stranger: i32 = line.trim().parse().unwrap();
+        let me = getpid().as_raw_nonzero().get();
+        end(stranger, me, &[]);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let alive = living_processes().contains_key(&stranger);
+        let _ = kill_process(Pid::from_raw(stranger).unwrap(), Signal::KILL);
+        let _ = shell.kill();
+        let _ = shell.wait();
+        assert!(alive, "a process outside the family was signalled");
     }
 }
