@@ -270,6 +270,21 @@ impl Helper {
             elapsed: started.elapsed(),
         }
     }
+    /// `add REGISTRY --name NAME --access-key-id <example> --no-configure EXTRA...` with the
+    /// example secret on stdin.
+    pub fn add_example_keys(self, registry: &str, name: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "add",
+            registry,
+            "--name",
+            name,
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--no-configure",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args, EXAMPLE_SECRET_ACCESS_KEY.as_bytes())
+    }
     /// `get` for `server` (written without a trailing newline, as dockerd does).
     pub fn get(self, server: &str) -> Run {
         self.run(&["get"], server.as_bytes())

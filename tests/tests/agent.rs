@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use ecr_e2e::fake::KnobsPatch;
 use ecr_e2e::fake_handle::FakeEcr;
 use ecr_e2e::sandbox::{
-    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Helper,
-    OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY, Sandbox, helper_bin,
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, Helper, OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY,
+    Sandbox, helper_bin,
 };
 use ecr_e2e::system::skip_unless_root;
 
@@ -31,20 +31,7 @@ impl World {
         };
         world
             .helper()
-            .run(
-                &[
-                    "add",
-                    EXAMPLE_REGISTRY,
-                    "--name",
-                    "acme",
-                    "--access-key-id",
-                    EXAMPLE_ACCESS_KEY_ID,
-                    "--store",
-                    "file",
-                    "--no-configure",
-                ],
-                EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
-            )
+            .add_example_keys(EXAMPLE_REGISTRY, "acme", &["--store", "file"])
             .assert_ok();
         world
     }

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use ecr_e2e::fake::KnobsPatch;
 use ecr_e2e::fake_handle::FakeEcr;
-use ecr_e2e::sandbox::{
-    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, NOT_FOUND, Run, Sandbox,
-};
+use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, NOT_FOUND, Run, Sandbox};
 use ecr_e2e::system::skip_unless_root;
 
 const OTHER_REGISTRY: &str = "210987654321.dkr.ecr.eu-west-1.amazonaws.com";
@@ -401,20 +399,10 @@ fn a_ca_bundle_that_never_delivers_is_cut_off_by_the_deadline() {
 fn a_key_file_that_never_delivers_is_cut_off_by_the_deadline() {
     let fake = start_fake();
     let sandbox = Sandbox::new();
-    let add = sandbox.helper().against(&fake.url()).run(
-        &[
-            "add",
-            EXAMPLE_REGISTRY,
-            "--name",
-            "acme",
-            "--access-key-id",
-            EXAMPLE_ACCESS_KEY_ID,
-            "--store",
-            "file",
-            "--no-verify",
-            "--no-configure",
-        ],
-        format!("{EXAMPLE_SECRET_ACCESS_KEY}\n").as_bytes(),
+    let add = sandbox.helper().against(&fake.url()).add_example_keys(
+        EXAMPLE_REGISTRY,
+        "acme",
+        &["--store", "file", "--no-verify"],
     );
     assert_eq!(add.code, 0, "{add:#?}");
     let keys = sandbox

@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 
 use ecr_e2e::fake_handle::FakeEcr;
 use ecr_e2e::keychain::{BusMonitor, SecretService, skip_unless_installed};
-use ecr_e2e::sandbox::{
-    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Sandbox, helper_bin,
-};
+use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Sandbox, helper_bin};
 
 const KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const ATTRIBUTES: [(&str, &str); 2] = [("service", "docker-credential-ecr"), ("username", "acme")];
@@ -156,18 +154,7 @@ fn a_locked_keyring_fails_get_and_the_agent_at_once_without_asking_to_unlock() {
             .env("AWS_ENDPOINT_URL_ECR", fake.url())
     };
     helper()
-        .run(
-            &[
-                "add",
-                EXAMPLE_REGISTRY,
-                "--name",
-                "acme",
-                "--access-key-id",
-                EXAMPLE_ACCESS_KEY_ID,
-                "--no-configure",
-            ],
-            EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
-        )
+        .add_example_keys(EXAMPLE_REGISTRY, "acme", &[])
         .assert_ok();
     // No cached token: the get must read the keychain.
     helper()

@@ -39,7 +39,8 @@ pub fn get(paths: &Paths) -> Result<(), Failure> {
     let deadline = Deadline::after(GET_BUDGET);
     let address = protocol::read_server_address()?;
     let registry = Registry::parse(&address).map_err(|e| Failure::not_ecr(e.to_string()))?;
-    let for_registry = |failure: Failure| match registry.is_public() {
+    let public = registry.is_public();
+    let for_registry = |failure: Failure| match public {
         true => failure.into_not_found(),
         false => failure,
     };
@@ -51,7 +52,7 @@ pub fn get(paths: &Paths) -> Result<(), Failure> {
             GET_HARD_LIMIT.as_secs_f32()
         ))),
     );
-    let answer = get_credentials(paths, &address, deadline);
+    let answer = get_credentials(paths, registry, &address, deadline);
     if answer.is_err() {
         // Given up: a `credential_process` cut off by the deadline must not outlive the helper.
         // After an answer nothing is ended: a daemon a credential process started (gpg-agent)
@@ -61,15 +62,19 @@ pub fn get(paths: &Paths) -> Result<(), Failure> {
     answer.map_err(for_registry)
 }
 
-fn get_credentials(paths: &Paths, address: &str, deadline: Deadline) -> Result<(), Failure> {
+fn get_credentials(
+    paths: &Paths,
+    registry: Registry,
+    address: &str,
+    deadline: Deadline,
+) -> Result<(), Failure> {
     let service = service(paths)?;
-    match service.get(address, deadline) {
+    match service.get_registry(registry, address, deadline) {
         Ok(credentials) => protocol::write_json(&CredentialsAnswer {
             server_url: &credentials.server_url,
             username: &credentials.username,
             secret: credentials.secret.expose(),
         }),
-        Err(GetError::NotEcr(reason)) => Err(Failure::not_ecr(reason.to_string())),
         Err(GetError::NotFound(reason)) => Err(Failure::not_found(reason)),
         Err(e) => Err(Failure::error(e.to_string())),
     }

@@ -193,6 +193,17 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     /// Credentials for `server_address`, within `deadline`.
     pub fn get(&self, server_address: &str, deadline: Deadline) -> Result<Credentials, GetError> {
         let registry = Registry::parse(server_address).map_err(GetError::NotEcr)?;
+        self.get_registry(registry, server_address, deadline)
+    }
+
+    /// [`CredentialService::get`] for a `registry` the caller parsed from `server_address`
+    /// already (the `get` verb refuses what is not ECR before opening the service).
+    pub fn get_registry(
+        &self,
+        registry: Registry,
+        server_address: &str,
+        deadline: Deadline,
+    ) -> Result<Credentials, GetError> {
         let answer = |token: Token| Credentials {
             server_url: server_address.trim().to_string(),
             username: ECR_USERNAME.to_string(),

@@ -137,6 +137,23 @@ mod tests {
     /// `end_all` ends what every test of this process started: one such test at a time.
     static ENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+    /// Runs `command` in the background of a shell that exits at once; the pid it left behind.
+    fn orphan_of(command: &str) -> i32 {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{command} & echo $! > {}", pid_file.display()))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     #[test]
     fn stat_lines_with_odd_command_names_parse() {
         let f = |state, parent, session| {
@@ -167,19 +184,7 @@ mod tests {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         adopt_orphans();
-        let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("pid");
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("sleep 300 & echo $! > {}", pid_file.display()))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let orphan: i32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let orphan = orphan_of("sleep 300");
         let me = getpid().as_raw_nonzero().get();
         assert_eq!(
             living_processes().get(&orphan).map(|p| p.0),
@@ -199,22 +204,7 @@ mod tests {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         adopt_orphans();
-        let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("pid");
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > {}",
-                pid_file.display()
-            ))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let daemon: i32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let daemon = orphan_of("setsid sleep 300 </dev/null >/dev/null 2>&1");
         // setsid forks when it leads a process group; wait for the daemon to be in place.
         std::thread::sleep(std::time::Duration::from_millis(200));
         let me = getpid().as_raw_nonzero().get();
