@@ -7,17 +7,18 @@ use std::io::Write;
 
 /// Prints `SKIP <test_name>: needs <what>` and returns true; under `CI=true` panics instead.
 pub fn skip(test_name: &str, what: &str) -> bool {
-    skip_in(&|name| std::env::var(name).ok(), test_name, what)
-}
-
-fn skip_in(env: &dyn Fn(&str) -> Option<String>, test_name: &str, what: &str) -> bool {
-    if under_ci(env) {
-        panic!("{test_name} cannot run: it needs {what}, and under CI=true no test may skip");
-    }
-    let line = format!("SKIP {test_name}: needs {what}\n");
+    let line = skip_line(&|name| std::env::var(name).ok(), test_name, what);
     let _ = std::io::stderr().write_all(line.as_bytes());
     let _ = std::io::stdout().write_all(line.as_bytes());
     true
+}
+
+/// The line a skip prints; under `CI=true` (as `env` has it) a panic instead.
+fn skip_line(env: &dyn Fn(&str) -> Option<String>, test_name: &str, what: &str) -> String {
+    if under_ci(env) {
+        panic!("{test_name} cannot run: it needs {what}, and under CI=true no test may skip");
+    }
+    format!("SKIP {test_name}: needs {what}\n")
 }
 
 /// Whether `CI` is set to a true value (`true` or `1`, as CI services set it).
@@ -55,11 +56,14 @@ mod tests {
     #[test]
     #[should_panic(expected = "under CI=true no test may skip")]
     fn under_ci_a_skip_fails() {
-        skip_in(&|_| Some("true".to_string()), "some_test", "root");
+        skip_line(&|_| Some("true".to_string()), "some_test", "root");
     }
 
     #[test]
     fn elsewhere_a_skip_is_reported() {
-        assert!(skip_in(&|_| None, "some_test", "root"));
+        assert_eq!(
+            skip_line(&|_| None, "some_test", "root"),
+            "SKIP some_test: needs root\n"
+        );
     }
 }
