@@ -56,8 +56,9 @@ done
 PACKAGE=docker-credential-ecr
 BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE
 HELPER=$BIN_DIR/docker-credential-ecr
+HELPER_FULL=$BIN_DIR/docker-credential-ecr-full
 TRAY=$BIN_DIR/ecr-tray
-for bin in "$HELPER" "$TRAY"; do
+for bin in "$HELPER" "$HELPER_FULL" "$TRAY"; do
   [[ -x $bin ]] || die "$bin is missing: build it first with \`cargo build$([[ $PROFILE == release ]] && echo ' --release') -p docker-credential-ecr -p ecr-tray\`"
 done
 
@@ -87,7 +88,9 @@ STAGE=$WORK/debian/$PACKAGE
 mkdir -p "$STAGE"
 chmod 0755 "$STAGE"
 
+# The small front program docker runs, and the full program it hands every other command to.
 install -D -m 0755 "$HELPER" "$STAGE/usr/bin/docker-credential-ecr"
+install -D -m 0755 "$HELPER_FULL" "$STAGE/usr/libexec/docker-credential-ecr/docker-credential-ecr-full"
 install -D -m 0755 "$TRAY" "$STAGE/usr/bin/ecr-tray"
 
 # Icons: the application icon at every size, and scalable.
@@ -129,8 +132,9 @@ completion bash "$STAGE/usr/share/bash-completion/completions/docker-credential-
 completion zsh "$STAGE/usr/share/zsh/vendor-completions/_docker-credential-ecr"
 completion fish "$STAGE/usr/share/fish/vendor_completions.d/docker-credential-ecr.fish"
 
-# Depends: the shared libraries the two binaries link, as Debian packages with minimum versions.
+# Depends: the shared libraries the three binaries link, as Debian packages with minimum versions.
 DEPENDS=$(cd "$WORK" && dpkg-shlibdeps -O -e"debian/$PACKAGE/usr/bin/docker-credential-ecr" \
+  -e"debian/$PACKAGE/usr/libexec/docker-credential-ecr/docker-credential-ecr-full" \
   -e"debian/$PACKAGE/usr/bin/ecr-tray" 2>"$WORK/shlibdeps.log") ||
   die "dpkg-shlibdeps failed: $(cat "$WORK/shlibdeps.log")"
 DEPENDS=${DEPENDS#shlibs:Depends=}

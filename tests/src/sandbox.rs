@@ -180,6 +180,13 @@ impl Sandbox {
         self.helper_under(&[])
     }
 
+    /// The program at `program` (a copy of the helper, say) run as the helper in this sandbox.
+    pub fn helper_at(&self, program: &Path) -> Helper {
+        let mut cmd = Command::new(program);
+        cmd.env_clear().envs(self.base_env());
+        Helper { cmd }
+    }
+
     /// The helper run through `wrapper` (a program and its arguments, such as
     /// `["faketime", "-f", "+3600s"]`), in this sandbox.
     pub fn helper_under(&self, wrapper: &[&str]) -> Helper {

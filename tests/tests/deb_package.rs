@@ -24,6 +24,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Files the package must install (besides the icon sizes, checked separately).
 const EXPECTED_FILES: &[&str] = &[
     "/usr/bin/docker-credential-ecr",
+    "/usr/libexec/docker-credential-ecr/docker-credential-ecr-full",
     "/usr/bin/ecr-tray",
     "/usr/share/man/man1/docker-credential-ecr.1.gz",
     "/usr/share/man/man1/ecr-tray.1.gz",
@@ -209,7 +210,7 @@ fn deb_package_has_the_control_fields_and_files_debian_expects() {
     };
     for file in expected_files() {
         let mode = mode_of(&file);
-        let want = if file.starts_with("/usr/bin/") {
+        let want = if file.starts_with("/usr/bin/") || file.starts_with("/usr/libexec/") {
             "-rwxr-xr-x"
         } else {
             "-rw-r--r--"
@@ -330,7 +331,11 @@ fn deb_package_installs_runs_and_removes_with_apt() {
     run(Command::new("apt-get")
         .args(["remove", "-y", "-q", PACKAGE])
         .env("DEBIAN_FRONTEND", "noninteractive"));
-    for bin in ["/usr/bin/docker-credential-ecr", "/usr/bin/ecr-tray"] {
+    for bin in [
+        "/usr/bin/docker-credential-ecr",
+        "/usr/libexec/docker-credential-ecr/docker-credential-ecr-full",
+        "/usr/bin/ecr-tray",
+    ] {
         assert!(
             !Path::new(bin).exists(),
             "{bin} is still there after apt-get remove"

@@ -80,6 +80,38 @@ pub enum Command {
     Manpages { dir: std::path::PathBuf },
 }
 
+/// The credential-helper protocol's verbs as docker, podman and the other clients run them:
+/// the verb alone. Recognised before the full parser is built (a `get` on every pull should
+/// not pay for the help texts of every command); any other command line goes to [`Cli`],
+/// which accepts these same verbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolVerb {
+    Get,
+    Store,
+    Erase,
+    List,
+    Version,
+}
+
+impl ProtocolVerb {
+    /// The verb of a command line that is exactly `PROGRAM VERB`.
+    pub fn from_args(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<ProtocolVerb> {
+        let _program = args.next()?;
+        let verb = args.next()?;
+        if args.next().is_some() {
+            return None;
+        }
+        match verb.to_str()? {
+            "get" => Some(ProtocolVerb::Get),
+            "store" => Some(ProtocolVerb::Store),
+            "erase" => Some(ProtocolVerb::Erase),
+            "list" => Some(ProtocolVerb::List),
+            "version" => Some(ProtocolVerb::Version),
+            _ => None,
+        }
+    }
+}
+
 /// Help and version requests print as clap renders them; every other parse error becomes one
 /// line on stdout (the protocol's error channel) and exit 1.
 pub fn report_parse_error(error: clap::Error) -> ExitCode {
@@ -99,6 +131,48 @@ pub fn report_parse_error(error: clap::Error) -> ExitCode {
             crate::fail(&Failure::usage(format!(
                 "{message}; docker uses get, store, erase, list; `docker-credential-ecr --help` lists every command"
             )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verb_of(args: &[&str]) -> Option<ProtocolVerb> {
+        ProtocolVerb::from_args(args.iter().map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn only_a_bare_protocol_verb_skips_the_parser() {
+        assert_eq!(verb_of(&["x", "get"]), Some(ProtocolVerb::Get));
+        assert_eq!(verb_of(&["x", "store"]), Some(ProtocolVerb::Store));
+        assert_eq!(verb_of(&["x", "erase"]), Some(ProtocolVerb::Erase));
+        assert_eq!(verb_of(&["x", "list"]), Some(ProtocolVerb::List));
+        assert_eq!(verb_of(&["x", "version"]), Some(ProtocolVerb::Version));
+        for parsed_by_clap in [
+            &["x"][..],
+            &["x", "get", "extra"],
+            &["x", "--version"],
+            &["x", "status"],
+            &["x", "GET"],
+        ] {
+            assert_eq!(verb_of(parsed_by_clap), None, "{parsed_by_clap:?}");
+        }
+    }
+
+    #[test]
+    fn the_parser_accepts_every_fast_verb_the_same_way() {
+        use clap::Parser;
+        for (verb, expected) in [
+            ("get", "Get"),
+            ("store", "Store"),
+            ("erase", "Erase"),
+            ("list", "List"),
+            ("version", "Version"),
+        ] {
+            let cli = Cli::try_parse_from(["x", verb]).unwrap();
+            assert_eq!(format!("{:?}", cli.command.unwrap()), expected);
         }
     }
 }

@@ -1,4 +1,6 @@
-//! `docker-credential-ecr`: the Docker credential helper for Amazon ECR.
+//! `docker-credential-ecr-full`: the Docker credential helper for Amazon ECR, every command.
+//! Docker runs the small front program `docker-credential-ecr`, which answers warm `get`s
+//! itself and `exec`s this one for everything else ([`programs`]).
 //!
 //! This binary is thin: it parses the command line, reads the protocol's input, calls
 //! [`ecr_core`] and writes the protocol's answer. It is not a library.
@@ -11,6 +13,8 @@ mod cli;
 mod commands;
 mod descendants;
 mod logging;
+#[allow(dead_code, reason = "each program uses one direction")]
+mod programs;
 mod protocol;
 mod verbs;
 mod watchdog;
@@ -23,6 +27,9 @@ use crate::cli::{Cli, Command};
 use crate::protocol::Failure;
 
 fn main() -> ExitCode {
+    if let Some(verb) = cli::ProtocolVerb::from_args(std::env::args_os()) {
+        return run_protocol_verb(verb);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return cli::report_parse_error(e),
@@ -36,10 +43,8 @@ fn main() -> ExitCode {
             "no command given; docker uses get, store, erase, list; `docker-credential-ecr --help` lists every command",
         ));
     };
-    let Some(paths) = ecr_core::Paths::for_current_user() else {
-        return fail(&Failure::usage(
-            "cannot find the home directory (is HOME set?)",
-        ));
+    let Some(paths) = user_paths() else {
+        return fail(&no_home());
     };
     let log_mode = match command {
         Command::Agent(_) => logging::LogMode::Agent,
@@ -71,6 +76,39 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => fail(&failure),
     }
+}
+
+/// A protocol verb as docker runs it (`docker-credential-ecr get`, nothing else on the command
+/// line), without building the full command line parser: what `get` pays for on every pull.
+fn run_protocol_verb(verb: cli::ProtocolVerb) -> ExitCode {
+    use cli::ProtocolVerb;
+    if verb == ProtocolVerb::Version {
+        println!("{}", verbs::version_line());
+        return ExitCode::SUCCESS;
+    }
+    let Some(paths) = user_paths() else {
+        return fail(&no_home());
+    };
+    logging::init(&paths, logging::LogMode::Quiet);
+    let result = match verb {
+        ProtocolVerb::Get => verbs::get(&paths),
+        ProtocolVerb::Store => verbs::store(&paths),
+        ProtocolVerb::Erase => verbs::erase(&paths),
+        ProtocolVerb::List => verbs::list(&paths),
+        ProtocolVerb::Version => unreachable!("answered above"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => fail(&failure),
+    }
+}
+
+fn user_paths() -> Option<ecr_core::Paths> {
+    ecr_core::Paths::for_current_user()
+}
+
+fn no_home() -> Failure {
+    Failure::usage("cannot find the home directory (is HOME set?)")
 }
 
 /// Writes a failure (see [`protocol::write_failure`]) unless the watchdog answered already.

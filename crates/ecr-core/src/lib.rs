@@ -15,8 +15,8 @@
 //! `Display` never show them.
 
 pub use ecr_model::{
-    bindings, cache, chain_inputs, client_config, clock, config, helper_protocol, policy,
-    private_fs, registry, secret, source, token,
+    bindings, cache, chain_inputs, client_config, clock, config, helper_protocol, paths, policy,
+    private_fs, registry, secret, settings, source, token, warm,
 };
 
 pub mod autostart;
@@ -26,10 +26,8 @@ pub mod key_store;
 pub mod keychain;
 pub mod log_file;
 pub mod onboarding;
-pub mod paths;
 pub mod refresher;
 pub mod service;
-pub mod settings;
 pub mod state;
 
 pub use cache::{CacheError, CacheKey, TokenCache};

@@ -37,8 +37,7 @@ pub const CLOCK_SKEW_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 /// How much later than its deadline a fetch is cut off if the source overruns it.
 const OUTER_TIMEOUT_GRACE: Duration = Duration::from_millis(250);
 
-/// The username of every ECR token.
-pub const ECR_USERNAME: &str = "AWS";
+pub use crate::warm::ECR_USERNAME;
 
 /// What `get` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -350,12 +349,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     /// The token `docker login -u AWS` stored for `registry`, while it is servable: it is
     /// served before any other and cannot be renewed.
     pub fn login_token(&self, registry: &Registry) -> Option<Token> {
-        let key = CacheKey::for_scope(&TokenScope::stored(registry.clone()));
-        let token = self.cache.load(&key, &self.clock)?;
-        match self.policy.assess(&token, self.clock.now()) {
-            Freshness::Unusable => None,
-            Freshness::Fresh | Freshness::DueForRefresh => Some(token),
-        }
+        crate::warm::stored_token(&self.cache, &self.policy, &self.clock, registry)
     }
 
     /// Inside the refresh margin: one brief try, under the lock if nobody else is refreshing;

@@ -3,7 +3,8 @@
 //! ([`config`]), the identity a token belongs to ([`source`], [`chain_inputs`]), tokens and
 //! when to renew them ([`token`], [`policy`], [`clock`]), the token cache ([`cache`]) and the
 //! container clients' config files ([`client_config`]), written safely ([`private_fs`]), and the
-//! credential-helper protocol's input ([`helper_protocol`]).
+//! credential-helper protocol's input ([`helper_protocol`]), where the files live ([`paths`],
+//! [`settings`]), and what a `get` can answer from the cache alone ([`warm`]).
 //!
 //! Everything that parses untrusted input lives here, so that the fuzz targets (`fuzz/`) build
 //! quickly with sanitizers; `ecr-core` re-exports every module under the same name.
@@ -15,9 +16,12 @@ pub mod client_config;
 pub mod clock;
 pub mod config;
 pub mod helper_protocol;
+pub mod paths;
 pub mod policy;
 pub mod private_fs;
 pub mod registry;
 pub mod secret;
+pub mod settings;
 pub mod source;
 pub mod token;
+pub mod warm;

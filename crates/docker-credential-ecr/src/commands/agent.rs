@@ -48,8 +48,10 @@ fn set_autostart(enabled: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The program an autostart entry runs: the front program docker runs too, when installed.
 fn current_program() -> anyhow::Result<PathBuf> {
-    std::env::current_exe().context("cannot find this program's path")
+    let full = std::env::current_exe().context("cannot find this program's path")?;
+    Ok(crate::programs::front_beside(&full))
 }
 
 /// Blocks until SIGINT or SIGTERM (Ctrl-C on Windows).

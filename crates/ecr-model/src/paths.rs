@@ -39,6 +39,16 @@ impl Paths {
         })
     }
 
+    /// The directories `cache`, `state` and `config` under `root` (tests, and hosts that keep
+    /// the product's files in one place).
+    pub fn under(root: &Path) -> Paths {
+        Paths {
+            cache: root.join("cache"),
+            state: root.join("state"),
+            config: root.join("config"),
+        }
+    }
+
     /// The token cache's directory (0700).
     pub fn token_cache_dir(&self) -> PathBuf {
         self.cache.join("tokens")

@@ -1,0 +1,39 @@
+//! `docker-credential-ecr`: the program docker runs, kept small so that a warm `get` pays for
+//! little more than starting a process.
+//!
+//! On Linux, a `get` whose token is cached and fresh is answered here, from the files alone
+//! ([`ecr_model::warm::cached_answer`], the very function the full program's service uses).
+//! Everything else (a cold or due token, any other verb or command, any doubt) is handed to
+//! `docker-credential-ecr-full` by `exec`, with the same arguments, environment and stdin
+//! ([`handoff`]). This program links no AWS SDK, TLS, async runtime, keychain or command-line
+//! parser: those cost a 21 MB binary's relocations and page faults on every run.
+//!
+//! Output discipline is the full program's: stdout carries the answer only; this program logs
+//! nothing (whatever it would have to say, it leaves to the full program).
+
+#[path = "../programs.rs"]
+#[allow(dead_code, reason = "each program uses one direction")]
+mod programs;
+
+#[cfg(target_os = "linux")]
+mod guard;
+mod handoff;
+#[cfg(target_os = "linux")]
+mod warm_get;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let stdin = match args.as_slice() {
+        #[cfg(target_os = "linux")]
+        [verb] if verb == "get" => match warm_get::answer() {
+            warm_get::Outcome::Answered => return ExitCode::SUCCESS,
+            warm_get::Outcome::WriteFailed => return ExitCode::FAILURE,
+            warm_get::Outcome::HandOff(input) => handoff::Stdin::Read(input),
+        },
+        _ => handoff::Stdin::Untouched,
+    };
+    handoff::run_full_program(&args, stdin)
+}

@@ -1,0 +1,188 @@
+//! What a `get` can answer from the token cache alone: the warm path, shared by the helper's
+//! service and its small front binary, so that the two can never disagree on when a cached
+//! token is served.
+//!
+//! Nothing here fetches, locks, logs a decision or writes: a token that is missing, due for
+//! refresh or unusable is `None`, and the caller takes the full path (which may refresh it,
+//! fetch it or explain why not).
+
+use std::path::Path;
+
+use crate::cache::{CacheKey, TokenCache};
+use crate::clock::Clock;
+use crate::config::{ConfigFile, ProductConfig};
+use crate::paths::Paths;
+use crate::policy::{Freshness, RefreshPolicy};
+use crate::registry::Registry;
+use crate::settings::Settings;
+use crate::source::TokenScope;
+use crate::token::Token;
+
+/// The username of every ECR token.
+pub const ECR_USERNAME: &str = "AWS";
+
+/// The token handed in by `docker login` for `registry`, while it is still valid: it is served
+/// before any other (the user chose it), up to its expiry.
+pub fn stored_token(
+    cache: &TokenCache,
+    policy: &RefreshPolicy,
+    clock: &dyn Clock,
+    registry: &Registry,
+) -> Option<Token> {
+    let key = CacheKey::for_scope(&TokenScope::stored(registry.clone()));
+    let token = cache.load(&key, clock)?;
+    match policy.assess(&token, clock.now()) {
+        Freshness::Unusable => None,
+        Freshness::Fresh | Freshness::DueForRefresh => Some(token),
+    }
+}
+
+/// The cached token of `scope` if it is fresh: outside the refresh margin, so that serving it
+/// needs no network at all.
+pub fn fresh_token(
+    cache: &TokenCache,
+    policy: &RefreshPolicy,
+    clock: &dyn Clock,
+    scope: &TokenScope,
+) -> Option<Token> {
+    let token = cache.load(&CacheKey::for_scope(scope), clock)?;
+    (policy.assess(&token, clock.now()) == Freshness::Fresh).then_some(token)
+}
+
+/// A `get` of `registry` answered from the files alone, as the full path would answer it:
+/// the stored token, else the fresh token of the scope the bindings and `env` select. `None`
+/// whenever the full path has anything more to do or to say: ECR Public, a product config
+/// that is not a plain file (a FIFO would block), one that does not load or has a rejected
+/// binding (the full path warns about it), bad settings, an unknown key set, or no fresh token.
+pub fn cached_answer(
+    paths: &Paths,
+    registry: &Registry,
+    env: &dyn Fn(&str) -> Option<String>,
+    clock: &dyn Clock,
+) -> Option<Token> {
+    if registry.is_public() {
+        return None;
+    }
+    let config_path = paths.config_file();
+    let config = load_plain_config(&config_path)?;
+    if !config.rejected_bindings.is_empty() {
+        return None;
+    }
+    let settings = Settings::from_config(
+        &config,
+        &config_path,
+        env(crate::settings::REFRESH_MARGIN_ENV).as_deref(),
+    )
+    .ok()?;
+    let policy = RefreshPolicy::new(settings.refresh_margin);
+    let cache = TokenCache::new(paths.token_cache_dir());
+    if let Some(token) = stored_token(&cache, &policy, clock, registry) {
+        return Some(token);
+    }
+    let scope = TokenScope::resolve(registry.clone(), &config, env).ok()?;
+    fresh_token(&cache, &policy, clock, &scope)
+}
+
+/// The product config at `path` (defaults when there is none), if it is a regular file that
+/// loads: anything else is left to the full path, whose watchdog bounds a blocking read.
+fn load_plain_config(path: &Path) -> Option<ProductConfig> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        _ => return None,
+    }
+    ConfigFile::new(path.to_path_buf()).load().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::secret::Secret;
+
+    /// A wall clock standing still (no step-free clock).
+    struct FixedClock(SystemTime);
+
+    impl Clock for FixedClock {
+        fn now(&self) -> SystemTime {
+            self.0
+        }
+    }
+
+    const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+    struct Fixture {
+        _root: tempfile::TempDir,
+        paths: Paths,
+    }
+
+    fn fixture() -> Fixture {
+        let root = tempfile::tempdir().unwrap();
+        let paths = Paths::under(root.path());
+        Fixture { _root: root, paths }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    /// Caches a 12-hour token for `scope` that has `left` of its life left.
+    fn store_for(paths: &Paths, scope: &TokenScope, left: Duration, clock: &dyn Clock) {
+        let cache = TokenCache::new(paths.token_cache_dir());
+        let life = Duration::from_secs(12 * 3600);
+        let token = Token::lasting(Secret::new("pw"), clock.now() - (life - left), life);
+        cache.store(scope, &token, clock).unwrap();
+    }
+
+    #[test]
+    fn a_fresh_token_of_the_selected_scope_is_answered() {
+        let f = fixture();
+        let clock = FixedClock(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let registry = Registry::parse(HOST).unwrap();
+        assert!(cached_answer(&f.paths, &registry, &no_env, &clock).is_none());
+        let scope = TokenScope::from(registry.clone(), &no_env);
+        store_for(&f.paths, &scope, Duration::from_secs(12 * 3600), &clock);
+        let token = cached_answer(&f.paths, &registry, &no_env, &clock).expect("served");
+        assert_eq!(token.password.expose(), "pw");
+    }
+
+    #[test]
+    fn a_token_due_for_refresh_or_of_another_identity_is_left_to_the_full_path() {
+        let f = fixture();
+        let clock = FixedClock(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let registry = Registry::parse(HOST).unwrap();
+        let other_profile = |name: &str| (name == "AWS_PROFILE").then(|| "other".to_string());
+        let scope = TokenScope::from(registry.clone(), &other_profile);
+        store_for(&f.paths, &scope, Duration::from_secs(12 * 3600), &clock);
+        assert!(
+            cached_answer(&f.paths, &registry, &no_env, &clock).is_none(),
+            "another identity's token"
+        );
+        let mine = TokenScope::from(registry.clone(), &no_env);
+        store_for(&f.paths, &mine, Duration::from_secs(1800), &clock);
+        assert!(
+            cached_answer(&f.paths, &registry, &no_env, &clock).is_none(),
+            "inside the refresh margin"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_that_is_not_a_plain_file_is_left_to_the_full_path() {
+        let f = fixture();
+        let clock = FixedClock(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let registry = Registry::parse(HOST).unwrap();
+        let scope = TokenScope::from(registry.clone(), &no_env);
+        store_for(&f.paths, &scope, Duration::from_secs(12 * 3600), &clock);
+        let config = f.paths.config_file();
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::create_dir(&config).unwrap();
+        assert!(cached_answer(&f.paths, &registry, &no_env, &clock).is_none());
+        std::fs::remove_dir(&config).unwrap();
+        std::fs::write(&config, "{ not json").unwrap();
+        assert!(cached_answer(&f.paths, &registry, &no_env, &clock).is_none());
+        std::fs::write(&config, "{}").unwrap();
+        assert!(cached_answer(&f.paths, &registry, &no_env, &clock).is_some());
+    }
+}

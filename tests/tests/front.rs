@@ -1,0 +1,149 @@
+//! The two programs: `docker-credential-ecr`, the small front docker runs, answers a warm `get`
+//! from the cache alone, and hands everything else to `docker-credential-ecr-full`.
+//!
+//! Proved with the real binaries: a copy of the front with no full program beside it still
+//! answers a warm `get` (so the warm path never starts the full program) and says in one line
+//! what is missing for anything else; the front's own time limit answers when a file it reads
+//! blocks; and the hand-off gives the full program the very stdin the front read.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ecr_e2e::fake_handle::FakeEcr;
+use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, Sandbox, helper_bin};
+
+fn start_fake() -> FakeEcr {
+    FakeEcr::builder()
+        .password("front-password")
+        .start()
+        .expect("start fake ECR")
+}
+
+fn calls(fake: &FakeEcr) -> u64 {
+    fake.stats().expect("stats").calls
+}
+
+#[test]
+fn a_warm_get_needs_only_the_front_program() {
+    let fake = start_fake();
+    let sandbox = Sandbox::new();
+    assert_eq!(
+        sandbox
+            .helper()
+            .against(&fake.url())
+            .get(EXAMPLE_REGISTRY)
+            .secret(),
+        "front-password",
+        "the cold get, through the full program"
+    );
+    let alone = sandbox.root().join("front-alone");
+    fs::create_dir_all(&alone).unwrap();
+    let front = alone.join("docker-credential-ecr");
+    fs::copy(helper_bin(), &front).unwrap();
+
+    let before = calls(&fake);
+    let warm = sandbox
+        .helper_at(&front)
+        .against(&fake.url())
+        .get(EXAMPLE_REGISTRY);
+    assert_eq!(warm.secret(), "front-password", "{warm:#?}");
+    assert_eq!(warm.stderr, "", "{warm:#?}");
+    assert_eq!(calls(&fake), before, "a warm get makes no call");
+
+    let cold = sandbox
+        .helper_at(&front)
+        .against(&fake.url())
+        .get("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+    assert_eq!(cold.code, 1, "{cold:#?}");
+    assert_eq!(cold.stdout.lines().count(), 1, "{cold:#?}");
+    assert!(
+        cold.stdout
+            .contains("cannot find docker-credential-ecr-full"),
+        "{cold:#?}"
+    );
+    let status = sandbox.helper_at(&front).run(&["status"], b"");
+    assert_eq!(status.code, 1, "{status:#?}");
+    assert!(
+        status
+            .stdout
+            .contains("cannot find docker-credential-ecr-full")
+    );
+}
+
+#[test]
+fn the_hand_off_passes_on_exactly_what_the_front_read() {
+    let fake = start_fake();
+    let sandbox = Sandbox::new();
+    // Nothing cached: the front reads the address, finds no token and hands off.
+    let run = sandbox
+        .helper()
+        .against(&fake.url())
+        .run(&["get"], format!("  {EXAMPLE_REGISTRY}\n").as_bytes());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON answer");
+    assert_eq!(v["ServerURL"], EXAMPLE_REGISTRY, "{run:#?}");
+    assert_eq!(v["Secret"], "front-password", "{run:#?}");
+    // Input the front does not parse is the full program's to refuse, as before the split.
+    let bad = sandbox
+        .helper()
+        .against(&fake.url())
+        .run(&["get"], b"\xff\xfe");
+    assert_eq!(bad.code, 1, "{bad:#?}");
+    assert!(bad.stdout.contains("not valid UTF-8"), "{bad:#?}");
+    // Store's JSON goes through untouched.
+    let store = sandbox.helper().run(
+        &["store"],
+        format!(r#"{{"ServerURL":"{EXAMPLE_REGISTRY}","Username":"AWS","Secret":"stored-token"}}"#)
+            .as_bytes(),
+    );
+    store.assert_ok();
+    assert_eq!(
+        sandbox.helper().get(EXAMPLE_REGISTRY).secret(),
+        "stored-token",
+        "the stored token is served first, by the front"
+    );
+}
+
+/// The cached token file is a FIFO nobody writes (as a file on a hung mount would block): the
+/// front's read blocks, and its time limit answers, as the full program's watchdog would.
+#[test]
+fn the_front_answers_at_its_time_limit_when_a_file_it_reads_blocks() {
+    let fake = start_fake();
+    let sandbox = Sandbox::new();
+    let helper = || sandbox.helper().against(&fake.url());
+    assert_eq!(helper().get(EXAMPLE_REGISTRY).secret(), "front-password");
+    let cached = cache_files(&sandbox.token_cache_dir());
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    fs::remove_file(&cached[0]).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&cached[0])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Without a limit the get would wait for a writer for good: unblock it after 20 s so that
+    // the test fails on the answer and the elapsed time instead of hanging.
+    let fifo = cached[0].clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        let _ = fs::OpenOptions::new().write(true).open(fifo);
+    });
+    let run = helper().get(EXAMPLE_REGISTRY);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.stdout.lines().count(), 1, "{run:#?}");
+    assert!(run.stdout.contains("gave up after 9.2 s"), "{run:#?}");
+    assert!(run.elapsed < Duration::from_secs(12), "{:?}", run.elapsed);
+}
+
+/// The token files (`*.json`) under `dir`, at any depth.
+fn cache_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(cache_files(&path));
+        } else if path.extension().is_some_and(|e| e == "json") {
+            found.push(path);
+        }
+    }
+    found
+}
