@@ -23,7 +23,7 @@ if [[ -n ${TRAY_FEATURES:-} ]]; then
   TARGET_DIR=target/bench-$TRAY_FEATURES
 fi
 
-cargo build --release --quiet -p docker-credential-ecr -p ecr-e2e --bin docker-credential-ecr --bin fake-ecr
+cargo build --release --quiet -p docker-credential-ecr -p ecr-e2e --bin docker-credential-ecr --bin docker-credential-ecr-full --bin fake-ecr
 # The non-default backends replace ksni, which tray-icon prefers when both are on.
 CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet -p ecr-tray ${TRAY_FEATURES:+--no-default-features --features "$TRAY_FEATURES"}
 HELPER=$PWD/target/release/docker-credential-ecr
