@@ -164,5 +164,5 @@ fn read_bundle(path: &Path) -> Result<Roots, FetchError> {
             format!("cannot read the CA bundle {}: {e}", path.display()),
         )
     })?;
-    trust_roots::parse_bundle(&pem, path)
+    trust_roots::parse_bundle(pem, path)
 }

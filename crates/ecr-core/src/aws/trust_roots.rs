@@ -24,9 +24,10 @@
 //!
 //! # Form
 //! The SDK's TLS context takes PEM, and panics on a section it cannot parse or on a certificate
-//! that is no valid trust anchor. So every certificate is decoded and checked here with the call
-//! the SDK makes (`rustls::RootCertStore::add`), and only those that pass are handed on, encoded
-//! again as one PEM text with one line of base64 per certificate.
+//! that is no valid trust anchor. So every certificate is decoded and checked here with the
+//! calls the SDK makes (rustls-pki-types' PEM reader, `rustls::RootCertStore::add`), and only
+//! what passes is handed on: the file's own text when all of it passed (the common case, and
+//! the cheapest: no encoding), else the certificates that passed, encoded again.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -36,7 +37,7 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls_native_certs::CertificateResult;
 
 use crate::fetch::{FetchError, FetchErrorKind};
@@ -116,18 +117,34 @@ pub struct Roots {
 }
 
 impl Roots {
-    /// Keeps the certificates of `certs` that are valid trust anchors; `what` names their
-    /// origin in the log line about those dropped.
+    /// Keeps the certificates of `certs` that are valid trust anchors, encoded again as PEM;
+    /// `what` names their origin in the log line about those dropped.
     fn from_certs(certs: Vec<CertificateDer<'static>>, what: &dyn Fn() -> String) -> Roots {
-        let mut kept = Vec::with_capacity(certs.len());
-        for cert in certs {
-            match rustls::RootCertStore::empty().add(cert.clone()) {
-                Ok(()) => kept.push(cert),
-                Err(e) => tracing::warn!("skipping a certificate of {}: {e}", what()),
+        let certs = valid_anchors(certs, what);
+        let pem = to_pem(&certs);
+        Roots { certs, pem }
+    }
+
+    /// The certificates of PEM `text` that are valid trust anchors, and the sections that did
+    /// not decode. When every section decoded and every certificate is an anchor, `text` itself
+    /// is the PEM handed on: the SDK's parser then meets exactly the bytes checked here, and no
+    /// time goes into encoding them again.
+    fn from_pem_text(text: Vec<u8>, what: &dyn Fn() -> String) -> (Roots, Vec<pem::Error>) {
+        let mut decoded = Vec::new();
+        let mut errors = Vec::new();
+        for section in CertificateDer::pem_slice_iter(&text) {
+            match section {
+                Ok(cert) => decoded.push(cert),
+                Err(e) => errors.push(e),
             }
         }
-        let pem = to_pem(&kept);
-        Roots { certs: kept, pem }
+        let count = decoded.len();
+        let certs = valid_anchors(decoded, what);
+        let pem = match errors.is_empty() && certs.len() == count {
+            true => text,
+            false => to_pem(&certs),
+        };
+        (Roots { certs, pem }, errors)
     }
 
     /// The certificates as PEM: one `CERTIFICATE` section each.
@@ -142,6 +159,21 @@ impl Roots {
     pub fn is_empty(&self) -> bool {
         self.certs.is_empty()
     }
+}
+
+/// The certificates of `certs` that rustls takes as trust anchors (the call the SDK makes).
+fn valid_anchors(
+    certs: Vec<CertificateDer<'static>>,
+    what: &dyn Fn() -> String,
+) -> Vec<CertificateDer<'static>> {
+    let mut kept = Vec::with_capacity(certs.len());
+    for cert in certs {
+        match rustls::RootCertStore::empty().add(cert.clone()) {
+            Ok(()) => kept.push(cert),
+            Err(e) => tracing::warn!("skipping a certificate of {}: {e}", what()),
+        }
+    }
+    kept
 }
 
 /// PEM for `certs`, one line of base64 per certificate (the SDK's PEM reader takes any line
@@ -204,18 +236,34 @@ pub fn directories() -> &'static Roots {
 
 /// Reads the roots of `locations` that are read up front.
 fn load_primary(locations: &RootLocations) -> Roots {
-    let loaded = match locations {
+    let what = || format!("the trust roots of {locations:?}");
+    let roots = match locations {
         RootLocations::Paths {
             file: Some(file), ..
-        } => rustls_native_certs::load_certs_from_paths(Some(file), None),
-        RootLocations::Paths { file: None, dirs } => load_dirs(dirs),
-        RootLocations::OsStore => rustls_native_certs::load_native_certs(),
+        } => load_file(file),
+        RootLocations::Paths { file: None, dirs } => checked(load_dirs(dirs), &what),
+        RootLocations::OsStore => checked(rustls_native_certs::load_native_certs(), &what),
     };
-    let roots = checked(loaded, &|| format!("the trust roots of {locations:?}"));
     if roots.is_empty() {
         tracing::warn!("no trust roots found in {locations:?}");
     }
     tracing::debug!(count = roots.len(), ?locations, "trust roots loaded");
+    roots
+}
+
+/// The certificates of the bundle file `file`, its errors logged (as the SDK did).
+fn load_file(file: &Path) -> Roots {
+    let text = match std::fs::read(file) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!("reading the trust roots of {}: {e}", file.display());
+            return Roots::default();
+        }
+    };
+    let (roots, errors) = Roots::from_pem_text(text, &|| file.display().to_string());
+    for error in errors {
+        tracing::warn!("reading the trust roots of {}: {error}", file.display());
+    }
     roots
 }
 
@@ -259,16 +307,15 @@ fn checked(loaded: CertificateResult, what: &dyn Fn() -> String) -> Roots {
 /// The certificates of the PEM bundle read from `path` (`AWS_CA_BUNDLE`, `ca_bundle`). A
 /// malformed PEM section or a bundle without a usable certificate is a configuration error; a
 /// certificate that is no valid trust anchor is skipped with a log line.
-pub fn parse_bundle(pem: &[u8], path: &Path) -> Result<Roots, FetchError> {
-    let certs = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            FetchError::new(
-                FetchErrorKind::BadConfiguration,
-                format!("the CA bundle {} is not valid PEM: {e}", path.display()),
-            )
-        })?;
-    let roots = Roots::from_certs(certs, &|| format!("the CA bundle {}", path.display()));
+pub fn parse_bundle(pem: Vec<u8>, path: &Path) -> Result<Roots, FetchError> {
+    let (roots, errors) =
+        Roots::from_pem_text(pem, &|| format!("the CA bundle {}", path.display()));
+    if let Some(e) = errors.first() {
+        return Err(FetchError::new(
+            FetchErrorKind::BadConfiguration,
+            format!("the CA bundle {} is not valid PEM: {e}", path.display()),
+        ));
+    }
     if roots.is_empty() {
         return Err(FetchError::new(
             FetchErrorKind::BadConfiguration,
@@ -376,7 +423,10 @@ mod tests {
         assert_eq!(primary.len(), 1);
         let deferred = load_deferred(&locations, &primary);
         assert_eq!(deferred.len(), 1, "CA one is in the file already");
-        assert_eq!(deferred.certs, parse_bundle(CA_TWO, &dir).unwrap().certs);
+        assert_eq!(
+            deferred.certs,
+            parse_bundle(CA_TWO.to_vec(), &dir).unwrap().certs
+        );
 
         let dirs_only = RootLocations::Paths {
             file: None,
@@ -394,8 +444,23 @@ mod tests {
         let mut both = CA_ONE.to_vec();
         both.extend_from_slice(b"some text between sections\n");
         both.extend_from_slice(CA_TWO);
-        let roots = parse_bundle(&both, Path::new("both.pem")).unwrap();
+        let roots = parse_bundle(both.clone(), Path::new("both.pem")).unwrap();
         assert_eq!(roots.len(), 2);
+        assert_eq!(roots.pem(), both, "a clean bundle is handed on as it is");
+        assert_sdk_takes(&roots);
+
+        let mut with_a_bad_one = both.clone();
+        with_a_bad_one
+            .extend_from_slice(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+        let roots = parse_bundle(with_a_bad_one, Path::new("bad.pem")).unwrap();
+        assert_eq!(roots.len(), 2);
+        assert_ne!(roots.pem(), both, "encoded again, without the bad one");
+        assert_sdk_takes(&roots);
+    }
+
+    /// What the SDK does with the PEM (`expect`s included): it must decode to the same
+    /// certificates and each must be accepted as an anchor.
+    fn assert_sdk_takes(roots: &Roots) {
         let again: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(roots.pem())
             .collect::<Result<_, _>>()
             .unwrap();
@@ -404,7 +469,23 @@ mod tests {
         for cert in again {
             store.add(cert).unwrap();
         }
-        assert_eq!(store.len(), 2);
+        assert_eq!(store.len(), roots.len());
+    }
+
+    #[test]
+    fn a_broken_section_of_the_bundle_file_loses_only_itself() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("ca-certificates.crt");
+        let mut text = CA_ONE.to_vec();
+        text.extend_from_slice(
+            b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        );
+        text.extend_from_slice(CA_TWO);
+        std::fs::write(&file, &text).unwrap();
+        let roots = load_file(&file);
+        assert_eq!(roots.len(), 2);
+        assert_sdk_takes(&roots);
+        assert!(load_file(&tmp.path().join("missing.crt")).is_empty());
     }
 
     #[test]
@@ -420,7 +501,7 @@ mod tests {
                 "no usable PEM certificate",
             ),
         ] {
-            let error = parse_bundle(pem, path).unwrap_err();
+            let error = parse_bundle(pem.to_vec(), path).unwrap_err();
             assert_eq!(error.kind, FetchErrorKind::BadConfiguration);
             assert!(error.detail.contains("/etc/corp-ca.pem"), "{error}");
             assert!(error.detail.contains(says), "{error}");
@@ -429,7 +510,7 @@ mod tests {
         one_bad
             .extend_from_slice(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
         assert_eq!(
-            parse_bundle(&one_bad, path).unwrap().len(),
+            parse_bundle(one_bad, path).unwrap().len(),
             1,
             "a certificate that is no trust anchor is skipped"
         );
