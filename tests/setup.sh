@@ -25,13 +25,14 @@ export DEBIAN_FRONTEND=noninteractive
 #   convert): the headless desktop of the tray tests (tests/src/desktop.rs): X server, the
 #   StatusNotifierItem host, notifications, D-Bus calls as JSON, mouse clicks, screenshots;
 # - dpkg-dev (dpkg-shlibdeps): installers/deb/build.sh's Depends line (tests/tests/deb_package.rs);
-# - faketime: wall-clock steps for one process (tests/tests/scope.rs).
+# - faketime: wall-clock steps for one process (tests/tests/scope.rs);
+# - strace: which files the helper opens to find its trust roots (tests/tests/trust_roots.rs).
 APT_PACKAGES=(
   docker.io docker-registry apache2-utils skopeo tinyproxy openssl ca-certificates
   busybox-static hyperfine amazon-ecr-credential-helper procps tar curl coreutils python3
   dbus gnome-keyring libsecret-tools
   xvfb xfce4-panel xfconf dunst systemd xdotool imagemagick
-  dpkg-dev faketime
+  dpkg-dev faketime strace
 )
 
 as_root() {

@@ -10,13 +10,17 @@
 //!   both (an `SSL_CERT_FILE` that should not break every other HTTPS peer).
 //!
 //! Keys are ECDSA P-256: fast to make and accepted by rustls, Go's crypto/tls and OpenSSL alike.
-//! Nothing here is ever installed system-wide; callers decide where the CA is trusted.
+//! Callers decide where the CA is trusted: a file, a certificate directory hashed by
+//! `openssl rehash` ([`TestPki::rehashed_dir`]), or, for the length of one guard's life, the
+//! system's certificate directory ([`SystemCertDirEntry`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Where Debian keeps the system's trusted roots as one PEM file.
-const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// Where Debian keeps them one file each, with OpenSSL's subject-hash links.
+pub const SYSTEM_CERT_DIR: &str = "/etc/ssl/certs";
 
 /// The files of one throwaway CA and one server certificate it signed.
 #[derive(Debug, Clone)]
@@ -136,6 +140,30 @@ impl TestPki {
         ]);
     }
 
+    /// The CA's OpenSSL subject hash (`openssl x509 -hash`): the name of its links in a
+    /// certificate directory (`<hash>.0`, `<hash>.1`, ...).
+    pub fn ca_subject_hash(&self) -> String {
+        openssl_output(&["x509", "-hash", "-noout", "-in", path_str(&self.ca_cert)])
+            .trim()
+            .to_string()
+    }
+
+    /// Makes `dir` a certificate directory holding the CA alone, as `c_rehash` or
+    /// `update-ca-certificates` leave one: the CA's file and its hash link, made by
+    /// `openssl rehash`.
+    pub fn rehashed_dir(&self, dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir).expect("create certificate dir");
+        std::fs::copy(&self.ca_cert, dir.join("ecr-e2e-test-ca.pem")).expect("copy CA");
+        openssl(&["rehash", path_str(dir)]);
+        let link = dir.join(format!("{}.0", self.ca_subject_hash()));
+        assert!(
+            link.is_symlink(),
+            "openssl rehash made no link {}",
+            link.display()
+        );
+        dir.to_path_buf()
+    }
+
     fn write_chain(&self) {
         let chain = read(&self.server_cert) + &read(&self.ca_cert);
         std::fs::write(&self.chain, chain).expect("write chain");
@@ -149,6 +177,83 @@ impl TestPki {
         }
         bundle.push_str(&read(&self.ca_cert));
         std::fs::write(&self.bundle, bundle).expect("write bundle");
+    }
+}
+
+/// A test CA placed in the system's certificate directory only (not in its bundle file), as an
+/// administrator's `c_rehash` would leave it: the CA's file and a `<hash>.N` link to it. Both
+/// are removed on drop, even when the test panics; entries left by a run that was killed are
+/// removed by the next [`SystemCertDirEntry::install`] (their names carry the dead pid).
+pub struct SystemCertDirEntry {
+    file: PathBuf,
+}
+
+/// The prefix of the CA files placed here: `<prefix><pid>-<n>.pem`.
+const SYSTEM_ENTRY_PREFIX: &str = "ecr-e2e-test-ca-";
+
+impl SystemCertDirEntry {
+    /// Links `pki`'s CA into [`SYSTEM_CERT_DIR`] (needs root).
+    pub fn install(pki: &TestPki) -> SystemCertDirEntry {
+        let dir = Path::new(SYSTEM_CERT_DIR);
+        remove_entries_of_dead_runs(dir);
+        let unique = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        let name = format!("{SYSTEM_ENTRY_PREFIX}{}-{unique}.pem", std::process::id());
+        let file = dir.join(&name);
+        std::fs::copy(&pki.ca_cert, &file).unwrap_or_else(|e| {
+            panic!("cannot write {} (the test needs root): {e}", file.display())
+        });
+        let entry = SystemCertDirEntry { file };
+        let hash = pki.ca_subject_hash();
+        let linked = (0..100).any(|n| {
+            let link = dir.join(format!("{hash}.{n}"));
+            match std::os::unix::fs::symlink(&name, &link) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                Err(e) => panic!("link {}: {e}", link.display()),
+            }
+        });
+        assert!(linked, "no free {hash}.N name in {SYSTEM_CERT_DIR}");
+        entry
+    }
+}
+
+impl Drop for SystemCertDirEntry {
+    fn drop(&mut self) {
+        let dir = self.file.parent().expect("dir");
+        let name = self.file.file_name().expect("name");
+        remove_links_to(dir, name);
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// Removes the links in `dir` that point to `name` (ours, and any a rehash made meanwhile).
+fn remove_links_to(dir: &Path, name: &std::ffi::OsStr) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if std::fs::read_link(&path).is_ok_and(|target| target.as_os_str() == name) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Removes the CA files (and their links) of test runs whose process is gone.
+fn remove_entries_of_dead_runs(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SYSTEM_ENTRY_PREFIX))
+        else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or("");
+        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
+            remove_links_to(dir, &name);
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -181,6 +286,21 @@ fn openssl(args: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `openssl ARGS...` and returns its stdout, panicking unless it succeeds.
+fn openssl_output(args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl (Debian package `openssl`)");
+    assert!(
+        out.status.success(),
+        "openssl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn read(path: &Path) -> String {

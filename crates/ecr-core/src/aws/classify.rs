@@ -29,7 +29,12 @@ where
         }
         SdkError::DispatchFailure(failure) => {
             let detail = DisplayErrorContext(error).to_string();
-            if failure.is_timeout() {
+            if failure
+                .as_connector_error()
+                .is_some_and(|e| super::tls_fallback::is_unknown_issuer(e))
+            {
+                FetchError::new(FetchErrorKind::Unreachable, UNTRUSTED_CERTIFICATE)
+            } else if failure.is_timeout() {
                 FetchError::new(FetchErrorKind::Timeout, detail)
             } else if failure.is_other() && is_endpoint_resolution(&detail) {
                 // The SDK reports an endpoint it cannot build (conflicting settings, a bad
@@ -49,6 +54,11 @@ where
         ),
     }
 }
+
+/// What a user reads when the server's certificate chains to no CA this machine trusts.
+const UNTRUSTED_CERTIFICATE: &str = "the server's TLS certificate is not signed by a trusted CA \
+    (invalid peer certificate: UnknownIssuer): trust its CA in the system store, SSL_CERT_FILE, \
+    SSL_CERT_DIR, AWS_CA_BUNDLE or the profile's ca_bundle";
 
 /// Classifies an error answer by its code, message and HTTP status.
 pub fn service_error(code: &str, message: &str, status: u16) -> FetchError {

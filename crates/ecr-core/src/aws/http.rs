@@ -1,11 +1,12 @@
 //! The one HTTP client every AWS call of ours goes through.
 //!
 //! The SDK's default client ignores `HTTPS_PROXY` and `AWS_CA_BUNDLE`; corporate networks need
-//! both. This client trusts the platform roots (which honour `SSL_CERT_FILE`/`SSL_CERT_DIR`)
-//! plus the PEM bundle named by `AWS_CA_BUNDLE` or by `ca_bundle` in the selected AWS profile,
-//! and routes through the proxy named by `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` except for
-//! hosts matched by `NO_PROXY`. Instance metadata is link-local and never proxied: it gets
-//! [`direct_client`].
+//! both. This client trusts the platform roots ([`trust_roots`]: `SSL_CERT_FILE`/`SSL_CERT_DIR`,
+//! else the system's bundle file and, after an unknown issuer only, its certificate
+//! directories, through [`FallbackClient`]) plus the PEM bundle named by `AWS_CA_BUNDLE` or by
+//! `ca_bundle` in the selected AWS profile, and routes through the proxy named by
+//! `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` except for hosts matched by `NO_PROXY`. Instance
+//! metadata is link-local and never proxied: it gets [`direct_client`].
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +16,11 @@ use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_types::os_shim_internal::{Env, Fs};
 
+use super::tls_fallback::{BuildClient, FallbackClient};
+use super::trust_roots::{self, Roots};
 use crate::chain_inputs::SharedFiles;
 use crate::clock::Deadline;
 use crate::fetch::{FetchError, FetchErrorKind};
@@ -43,6 +47,13 @@ pub async fn client_for(
         }
         None => None,
     };
+    // The first fetch of the process reads the roots: off the runtime, like any file.
+    super::files::read_off_runtime(
+        || "the trust roots".to_string(),
+        deadline,
+        || Ok(trust_roots::primary().len()),
+    )
+    .await?;
     client_with_bundle(bundle, ProxyConfig::from_env())
 }
 
@@ -51,14 +62,38 @@ pub fn direct_client() -> Result<SharedHttpClient, FetchError> {
     client_with_bundle(None, ProxyConfig::disabled())
 }
 
-/// A client trusting the platform roots plus `extra_roots_pem`, with `proxy`.
+/// A client trusting the platform roots plus `extra`, with `proxy`: the primary roots first,
+/// the certificate directories after an unknown issuer.
 fn client_with_bundle(
-    extra_roots_pem: Option<Vec<u8>>,
+    extra: Option<Roots>,
     proxy: ProxyConfig,
 ) -> Result<SharedHttpClient, FetchError> {
-    let mut trust = TrustStore::default();
-    if let Some(pem) = extra_roots_pem {
-        trust = trust.with_pem_certificate(pem);
+    let primary = trust_roots::primary();
+    let primary_client = client_trusting([primary].into_iter().chain(&extra), proxy.clone())?;
+    let widened: Option<BuildClient> = trust_roots::has_deferred_directories().then(|| {
+        let build: BuildClient = Box::new(move || {
+            let (extra, proxy) = (extra.clone(), proxy.clone());
+            Box::pin(async move {
+                let directories = tokio::task::spawn_blocking(trust_roots::directories)
+                    .await
+                    .map_err(|e| ConnectorError::other(e.into(), None))?;
+                let roots = [primary, directories].into_iter().chain(&extra);
+                client_trusting(roots, proxy).map_err(|e| ConnectorError::other(e.into(), None))
+            })
+        });
+        build
+    });
+    Ok(FallbackClient::shared(primary_client, widened))
+}
+
+/// A client of the SDK's trusting exactly `roots` (none of its own native roots), with `proxy`.
+fn client_trusting<'a>(
+    roots: impl IntoIterator<Item = &'a Roots>,
+    proxy: ProxyConfig,
+) -> Result<SharedHttpClient, FetchError> {
+    let mut trust = TrustStore::empty().with_native_roots(false);
+    for roots in roots.into_iter().filter(|r| !r.is_empty()) {
+        trust = trust.with_pem_certificate(roots.pem());
     }
     let tls = TlsContext::builder()
         .with_trust_store(trust)
@@ -121,11 +156,13 @@ fn settings_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
         .flatten()
 }
 
-fn read_bundle(path: &Path) -> Result<Vec<u8>, FetchError> {
-    std::fs::read(path).map_err(|e| {
+/// The certificates of the CA bundle at `path`.
+fn read_bundle(path: &Path) -> Result<Roots, FetchError> {
+    let pem = std::fs::read(path).map_err(|e| {
         FetchError::new(
             FetchErrorKind::BadConfiguration,
             format!("cannot read the CA bundle {}: {e}", path.display()),
         )
-    })
+    })?;
+    trust_roots::parse_bundle(pem, path)
 }

@@ -3,7 +3,9 @@
 //! Only the cold path comes here. Each step has its own module:
 //! - [`files`]: the AWS shared files and CA bundles, read off the runtime within the deadline;
 //! - [`http`]: one HTTP client for every AWS call, honouring `HTTPS_PROXY`/`NO_PROXY`,
-//!   `SSL_CERT_FILE`, `AWS_CA_BUNDLE` and the profile's `ca_bundle`;
+//!   `SSL_CERT_FILE`, `SSL_CERT_DIR`, `AWS_CA_BUNDLE` and the profile's `ca_bundle`;
+//! - [`trust_roots`]: which CAs that client trusts, read once per process, the certificate
+//!   directories only when needed ([`tls_fallback`]: the retry after an unknown issuer);
 //! - [`identity`]: the credentials of the scope's source: the standard chain (instance metadata
 //!   bounded to one quick attempt), a bound AWS profile, or a key set whose secret comes from
 //!   [`SecretKeys`];
@@ -17,6 +19,8 @@ pub mod files;
 pub mod http;
 pub mod identity;
 pub mod sts;
+pub mod tls_fallback;
+pub mod trust_roots;
 
 use std::time::Duration;
 
