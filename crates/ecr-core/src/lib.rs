@@ -15,7 +15,7 @@
 //! `Display` never show them.
 
 pub use ecr_model::{
-    bindings, cache, chain_inputs, client_config, clock, config, helper_protocol, policy,
+    bindings, cache, chain_inputs, client_config, clock, config, endpoint, helper_protocol, policy,
     private_fs, registry, secret, source, token,
 };
 
