@@ -1,6 +1,7 @@
 //! Token cache files as the cache decodes them (`ecr_model::cache::decode_entry`): a file of
 //! ours yields a token whose life is within `MAX_LIFETIME`, whose key is its scope's, which
-//! a step-free clock can only make older, and which the cache writes and reads back unchanged.
+//! a step-free clock can only make older, and which the cache writes, reads back unchanged
+//! and erases.
 #![no_main]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(token.expires_at >= token.received_at);
     assert!(token.lifetime() <= MAX_LIFETIME);
     assert_eq!(entry.key, CacheKey::for_scope(&entry.scope));
-    assert_eq!(entry.key.host(), entry.scope.registry.host());
+    assert_eq!(entry.key.is_login(), entry.scope.is_login());
 
     // The same boot, far later by the step-free clock: never younger, never longer-lived.
     let booted = Fixed {
@@ -60,7 +61,9 @@ fuzz_target!(|data: &[u8]| {
         .store(&entry.scope, token, &wall)
         .expect("a decoded entry can be stored");
     assert_eq!(cache.load(&entry.key, &wall).as_ref(), Some(token));
-    cache
-        .erase_registry(entry.key.host())
+    let erased = cache
+        .erase_where(&wall, |scope| scope == &entry.scope)
         .expect("the entry can be erased");
+    assert_eq!(erased, 1);
+    assert_eq!(cache.load(&entry.key, &wall), None);
 });

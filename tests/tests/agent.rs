@@ -24,14 +24,24 @@ struct World {
 }
 
 impl World {
+    /// Bound unverified: no token is cached, the agent fetches the first itself.
     fn start(fake: FakeEcr) -> World {
+        Self::bound(fake, &["--store", "file", "--no-verify"])
+    }
+
+    /// Bound by a verifying `add`, which caches the token it fetched (one call).
+    fn start_verified(fake: FakeEcr) -> World {
+        Self::bound(fake, &["--store", "file"])
+    }
+
+    fn bound(fake: FakeEcr, add_args: &[&str]) -> World {
         let world = World {
             sandbox: Sandbox::new(),
             fake,
         };
         world
             .helper()
-            .add_example_keys(EXAMPLE_REGISTRY, "acme", &["--store", "file"])
+            .add_example_keys(EXAMPLE_REGISTRY, "acme", add_args)
             .assert_ok();
         world
     }
@@ -243,6 +253,8 @@ fn a_registry_added_while_the_agent_runs_is_kept_fresh_without_a_restart() {
                 "--store",
                 "file",
                 "--no-configure",
+                // Verified, its token would be cached by `add` and not due for half an hour.
+                "--no-verify",
             ],
             b"je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
         )
@@ -376,4 +388,114 @@ fn tokens_born_without_life_are_retried_with_backoff_not_in_a_loop() {
         agent.log()
     );
     assert!(agent.log().contains("no usable life"), "{}", agent.log());
+}
+
+/// Binds `count` more exact hosts (other accounts in the example registry's region) to key set
+/// `acme`, as many `add`s would; returns them.
+fn bind_many(world: &World, count: usize) -> Vec<String> {
+    let hosts: Vec<String> = (0..count)
+        .map(|i| {
+            format!(
+                "{:012}.dkr.ecr.us-east-1.amazonaws.com",
+                100_000_000_000 + i
+            )
+        })
+        .collect();
+    let path = world
+        .sandbox
+        .config_home()
+        .join("docker-credential-ecr/config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let bindings = config["bindings"].as_array_mut().expect("bindings");
+    for host in &hosts {
+        bindings.push(serde_json::json!({"registry": host, "source": {"key_set": "acme"}}));
+    }
+    let staged = path.with_extension("json.new");
+    std::fs::write(&staged, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    hosts
+}
+
+/// A field of `/proc/PID/status`, in its unit (kB for the memory fields).
+fn proc_status(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// User plus system CPU time of `pid` so far, in clock ticks (`/proc/PID/stat` fields 14, 15).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Field 3 (state) is fields[0] here: utime is field 14, stime 15.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn two_hundred_registries_on_one_key_set_cost_one_call_per_renewal() {
+    // 10-second tokens, renewed at half-life: a renewal every ~5 s.
+    let fake = FakeEcr::builder().lifetime_secs(10).start().unwrap();
+    let world = World::start(fake);
+    let hosts = bind_many(&world, 199);
+    let before = world.calls();
+    let agent = world.agent();
+    agent.wait_for("refreshed token", 3, Duration::from_secs(40));
+    let calls = world.calls() - before;
+    println!(
+        "{calls} calls for {} renewals of 200 bindings",
+        agent.count("refreshed token")
+    );
+    assert!(
+        calls <= 4,
+        "{calls} calls for 3 renewals of one key set's 200 registries; agent log:\n{}",
+        agent.log()
+    );
+    let served = world.calls();
+    for host in [&hosts[0], &hosts[150], &EXAMPLE_REGISTRY.to_string()] {
+        world.helper().get(host).assert_ok();
+    }
+    assert_eq!(
+        world.calls(),
+        served,
+        "every binding is served the one token"
+    );
+    assert_eq!(agent.count("refresh failed"), 0, "{}", agent.log());
+}
+
+#[test]
+fn the_agent_looking_after_two_hundred_registries_is_small_and_idle_between_deadlines() {
+    let fake = FakeEcr::builder().lifetime_secs(3600).start().unwrap();
+    let world = World::start_verified(fake);
+    bind_many(&world, 199);
+    let before = world.calls();
+    let agent = world.agent();
+    agent.wait_for("refresher started", 1, Duration::from_secs(10));
+    // Let it read the config and the cache, then watch it between deadlines (the next one is
+    // half an hour away).
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = agent.child.id();
+    let ticks = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(5));
+    let idle_ticks = cpu_ticks(pid) - ticks;
+    let rss_kib = proc_status(pid, "VmRSS");
+    println!("agent with 200 bindings: VmRSS {rss_kib} kB, {idle_ticks} CPU ticks in 5 s idle");
+    assert_eq!(
+        world.calls(),
+        before,
+        "the token add verified with serves all 200 bindings: nothing to fetch; agent log:\n{}",
+        agent.log()
+    );
+    assert!(
+        idle_ticks <= 2,
+        "{idle_ticks} clock ticks of CPU in 5 s with nothing due: no polling"
+    );
+    assert!(
+        rss_kib < 30 * 1024,
+        "the agent's RSS with 200 bindings is {rss_kib} kB, over 30 MiB"
+    );
 }

@@ -188,9 +188,10 @@ fn onboarded_with_add_then_pulled(world: &World) {
         .env("DOCKER_HOST", world.dockerd.docker_host());
     let pulled = pull.output().expect("run docker pull");
     world.assert_success("docker pull after add", &pulled, &sandbox);
-    assert!(
-        world.api_calls() > before,
-        "the pull fetched a token with the added keys"
+    assert_eq!(
+        world.api_calls(),
+        before,
+        "the pull is served the token `add` fetched with the added keys to verify them"
     );
     for text in [format!("{added:?}"), format!("{pulled:?}")] {
         assert!(

@@ -152,7 +152,7 @@ fn ecr_public_answers_not_found_when_another_get_holds_the_lock() {
         .against(&fake.url())
         .get(PUBLIC)
         .assert_ok();
-    let dir = sandbox.token_cache_dir().join("tokens").join(PUBLIC);
+    let dir = sandbox.token_cache_dir().join("tokens").join("shared");
     let mut locks = Vec::new();
     for entry in fs::read_dir(&dir).unwrap().flatten() {
         let path = entry.path();
@@ -207,8 +207,8 @@ fn a_cache_directory_another_user_owns_or_may_write_is_neither_read_nor_written(
         ("tokens dir others may write", |dir| {
             run_ok("chmod", &["0777", dir.join("tokens").to_str().unwrap()])
         }),
-        ("registry dir the group may write", |dir| {
-            let registry = dir.join("tokens").join(EXAMPLE_REGISTRY);
+        ("entry dir the group may write", |dir| {
+            let registry = dir.join("tokens").join("shared");
             run_ok("chmod", &["0770", registry.to_str().unwrap()])
         }),
     ];

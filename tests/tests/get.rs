@@ -86,13 +86,10 @@ fn the_cache_is_private_and_keyed_by_identity_and_endpoint() {
 
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let registry_dir = sandbox
-        .token_cache_dir()
-        .join("tokens")
-        .join(EXAMPLE_REGISTRY);
+    let entry_dir = sandbox.token_cache_dir().join("tokens").join("shared");
     assert_eq!(mode(&sandbox.token_cache_dir()), 0o700);
-    assert_eq!(mode(&registry_dir), 0o700);
-    let files: Vec<_> = std::fs::read_dir(&registry_dir)
+    assert_eq!(mode(&entry_dir), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&entry_dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
@@ -116,11 +113,8 @@ fn a_corrupt_cache_file_is_replaced_not_fatal() {
     let fake = start_fake();
     let sandbox = Sandbox::new();
     get(&sandbox, &fake).assert_ok();
-    let registry_dir = sandbox
-        .token_cache_dir()
-        .join("tokens")
-        .join(EXAMPLE_REGISTRY);
-    let entry = std::fs::read_dir(&registry_dir)
+    let entry_dir = sandbox.token_cache_dir().join("tokens").join("shared");
+    let entry = std::fs::read_dir(&entry_dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
@@ -132,7 +126,7 @@ fn a_corrupt_cache_file_is_replaced_not_fatal() {
     assert_eq!(calls(&fake), 2);
     let repaired: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&entry).unwrap()).expect("rewritten as JSON");
-    assert_eq!(repaired["format"], "docker-credential-ecr/token/v2");
+    assert_eq!(repaired["format"], "docker-credential-ecr/token/v3");
 }
 
 /// Every failure mode of the fake yields one line on stdout naming the registry and the cause.
@@ -175,7 +169,7 @@ fn failures_are_one_actionable_line() {
             !sandbox
                 .token_cache_dir()
                 .join("tokens")
-                .join(EXAMPLE_REGISTRY)
+                .join("shared")
                 .read_dir()
                 .is_ok_and(|mut d| d
                     .any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))),

@@ -592,10 +592,7 @@ fn kill_9_during_a_cold_get_tears_no_cache_or_state_file() {
         .start()
         .unwrap();
     let sandbox = Sandbox::new();
-    let cache_dir = sandbox
-        .token_cache_dir()
-        .join("tokens")
-        .join(EXAMPLE_REGISTRY);
+    let cache_dir = sandbox.token_cache_dir().join("tokens").join("shared");
     let state_dir = sandbox
         .state_home()
         .join("docker-credential-ecr/registries");

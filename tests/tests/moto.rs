@@ -75,17 +75,12 @@ fn moto_accepts_the_request_and_its_expired_token_is_used_once() {
         "each get fetched again and said why: {log}"
     );
     assert!(!log.contains("clock skew"), "moto's Date is current: {log}");
-    let cached = std::fs::read_dir(
-        sandbox
-            .token_cache_dir()
-            .join("tokens")
-            .join(EXAMPLE_REGISTRY),
-    )
-    .map(|d| {
-        d.flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .count()
-    })
-    .unwrap_or(0);
+    let cached = std::fs::read_dir(sandbox.token_cache_dir().join("tokens").join("shared"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0);
     assert_eq!(cached, 0, "an expired token is never cached");
 }

@@ -121,7 +121,7 @@ fn store_keys(paths: &Paths, request: protocol::StoreRequest) -> Result<(), Fail
         NewSource::KeySet(keys),
         Some(None),
     )
-    .map(|outcome| crate::commands::erase_stale_tokens(paths, &outcome))
+    .map(|outcome| crate::commands::settle_tokens_after_add(paths, &outcome))
     .map_err(|e| Failure::error(e.to_string()))
 }
 

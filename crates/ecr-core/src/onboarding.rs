@@ -32,6 +32,7 @@ use crate::keychain::KeychainError;
 use crate::registry::Registry;
 use crate::secret::Secret;
 use crate::source::{CredentialSource, TokenScope};
+use crate::token::Token;
 
 /// How long verifying new keys may take.
 pub const VERIFY_BUDGET: Duration = Duration::from_secs(20);
@@ -92,6 +93,9 @@ pub struct AddOutcome {
     pub deleted_key_sets: Vec<String>,
     /// Whether the keys were verified.
     pub verified: bool,
+    /// The token the verification fetched, and the scope it was fetched for: worth caching
+    /// (see [`crate::service::CredentialService::adopt`]), so the first pull makes no call.
+    pub verification: Option<(TokenScope, Token)>,
 }
 
 /// Checks an access key id: long-term keys only (`AKIA` + 16 upper-case letters or digits).
@@ -165,9 +169,10 @@ pub fn add(
         check_name(&keys.name)?;
         check_access_key_id(&keys.access_key_id)?;
     }
-    if let Some(region) = verify {
-        verify_source(&registry, &source, region)?;
-    }
+    let verification = match verify {
+        Some(region) => Some(verify_source(&registry, &source, region)?),
+        None => None,
+    };
     // Held until the end: see the module docs.
     let locked = config_file.lock()?;
     let mut config = locked.load()?;
@@ -215,6 +220,7 @@ pub fn add(
         rotated_key_set,
         deleted_key_sets,
         verified: verify.is_some(),
+        verification,
     })
 }
 
@@ -302,12 +308,13 @@ fn restore_secret(
     }
 }
 
-/// Fetches a token with `source` for (a sample of) `registry`.
+/// Fetches a token with `source` for (a sample of) `registry`; returns it with the scope it
+/// was fetched for (this process's environment's endpoints).
 pub fn verify_source(
     registry: &RegistryMatch,
     source: &NewSource,
     region: Option<&str>,
-) -> Result<(), AddError> {
+) -> Result<(TokenScope, Token), AddError> {
     let sample = registry
         .sample(region)
         .ok_or_else(|| AddError::NoSampleRegistry {
@@ -335,14 +342,15 @@ pub fn verify_source(
         ),
     };
     let scope = TokenScope::for_source(sample.clone(), credential_source, &env);
-    fetch_once(&sample, &scope, SdkTokenSource::new(secrets))
+    let token = fetch_once(&sample, &scope, SdkTokenSource::new(secrets))?;
+    Ok((scope, token))
 }
 
 fn fetch_once(
     sample: &Registry,
     scope: &TokenScope,
     source: SdkTokenSource,
-) -> Result<(), AddError> {
+) -> Result<Token, AddError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -353,7 +361,7 @@ fn fetch_once(
     let deadline = Deadline::after(VERIFY_BUDGET);
     runtime
         .block_on(source.fetch(scope, deadline))
-        .map(|_| ())
+        .map(crate::service::token_of)
         .map_err(|error| AddError::Verification {
             registry: sample.to_string(),
             error,

@@ -24,7 +24,7 @@ use crate::policy::{Freshness, RefreshPolicy};
 use crate::registry::{NotEcr, Registry};
 use crate::secret::Secret;
 use crate::settings::{Settings, SettingsError};
-use crate::source::{TokenScope, UnknownKeySet};
+use crate::source::{ScopeResolver, TokenScope, UnknownKeySet};
 use crate::state::StateStore;
 use crate::token::Token;
 
@@ -177,6 +177,12 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         TokenScope::resolve(registry, &self.config, &*self.env)
     }
 
+    /// Resolves the scopes of many registries as [`Self::scope`] does, reading each bound
+    /// source's inputs once.
+    pub fn scope_resolver(&self) -> ScopeResolver<'_> {
+        ScopeResolver::new(&self.config, &*self.env)
+    }
+
     /// The scope of `registry`, refusing a registry whose binding entry does not parse (it
     /// must not fall back to the default chain: the user meant other credentials for it).
     fn bound_scope(&self, registry: Registry) -> Result<TokenScope, GetError> {
@@ -308,6 +314,23 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             .map(|token| (scope, token)))
     }
 
+    /// Caches `token`, fetched for `scope` outside this service (`add` verifying new keys),
+    /// when a `get` of the scope's registry would use exactly that scope now and the token is
+    /// servable; returns whether it did.
+    pub fn adopt(&self, scope: &TokenScope, token: &Token) -> Result<bool, CacheError> {
+        let current = self.bound_scope(scope.registry.clone()).ok();
+        if current.as_ref() != Some(scope)
+            || self.policy.assess(token, self.clock.now()) == Freshness::Unusable
+        {
+            return Ok(false);
+        }
+        self.cache.store(scope, token, &self.clock)?;
+        if let Some(state) = &self.state {
+            state.record_success(scope.registry.host(), self.clock.now());
+        }
+        Ok(true)
+    }
+
     /// The refresh policy in force.
     pub fn policy(&self) -> &RefreshPolicy {
         &self.policy
@@ -333,17 +356,43 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         Ok(())
     }
 
-    /// Forgets every cached token of `server_address`; returns how many (0 is fine).
+    /// Forgets every cached token a `get` of `server_address` could be served: its `docker
+    /// login` token, and each shared entry of its API endpoint whose source its binding gives
+    /// it (such an entry also served the other registries of that endpoint and identity: they
+    /// fetch again). Returns how many (0 is fine).
     pub fn erase(&self, server_address: &str) -> Result<usize, CacheError> {
         match Registry::parse(server_address) {
-            Ok(registry) => self.cache.erase_registry(registry.host()),
+            Ok(registry) => self
+                .cache
+                .erase_where(&self.clock, |scope| self.serves(scope, &registry)),
             Err(_) => Ok(0),
         }
     }
 
-    /// Registries with cached tokens.
+    /// Whether the token cached for `scope` is served to a `get` of `registry` (with the inputs
+    /// the scope records, under this service's config).
+    pub fn serves(&self, scope: &TokenScope, registry: &Registry) -> bool {
+        if scope.is_login() {
+            return scope.registry.host() == registry.host();
+        }
+        let there = scope.with_registry(registry.clone());
+        there.key() == scope.key() && there.is_current_under(&self.config)
+    }
+
+    /// Registries with cached tokens: those `docker login` stored, and those each shared entry
+    /// was fetched for while their binding still gives them its source. (Every other registry
+    /// of an entry's endpoint and identity is served by it too: see [`Self::cached`].)
     pub fn list(&self) -> Vec<String> {
-        self.cache.registries()
+        let mut hosts: Vec<String> = self
+            .cache
+            .entries(&self.clock)
+            .into_iter()
+            .filter(|entry| entry.scope.is_login() || entry.scope.is_current_under(&self.config))
+            .map(|entry| entry.scope.registry.host().to_string())
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
     }
 
     /// The token `docker login -u AWS` stored for `registry`, while it is servable: it is
@@ -458,17 +507,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
     }
 
     fn accept_token(&self, scope: &TokenScope, fetched: FetchedToken) -> Accepted {
-        // An assumed role's credentials bound the token's use as well.
-        let expires_at_server = match fetched.credentials_expire_at {
-            Some(credentials_expire) => fetched.expires_at_server.min(credentials_expire),
-            None => fetched.expires_at_server,
-        };
-        let token = Token::from_response(
-            fetched.password,
-            expires_at_server,
-            fetched.server_date,
-            fetched.received_at,
-        );
+        let token = token_of(fetched);
         if self.policy.assess(&token, token.received_at) == Freshness::Unusable {
             tracing::warn!(
                 registry = %scope.registry,
@@ -529,6 +568,21 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             .build()?;
         Ok(self.runtime.get_or_init(|| runtime))
     }
+}
+
+/// A fetched token on the local clock, used no longer than the credentials that fetched it.
+pub fn token_of(fetched: FetchedToken) -> Token {
+    // An assumed role's credentials bound the token's use as well.
+    let expires_at_server = match fetched.credentials_expire_at {
+        Some(credentials_expire) => fetched.expires_at_server.min(credentials_expire),
+        None => fetched.expires_at_server,
+    };
+    Token::from_response(
+        fetched.password,
+        expires_at_server,
+        fetched.server_date,
+        fetched.received_at,
+    )
 }
 
 impl<S, C> Drop for CredentialService<S, C> {

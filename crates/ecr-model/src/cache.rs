@@ -1,28 +1,46 @@
-//! The token cache on disk: one small JSON file per registry, endpoint and identity, written
-//! atomically, readable only by the user, guarded by a lock file for single-flight fetching.
+//! The token cache on disk: one small JSON file per API endpoint and identity (and one per
+//! registry for tokens from `docker login`), written atomically, readable only by the user,
+//! guarded by a lock file for single-flight fetching.
 //!
-//! Layout: `<cache dir>/tokens/<registry host>/<hash of the scope key>.json` and a `.lock`
-//! beside it. The directories are 0700 and the files 0600. A write goes to a temp file in the
-//! same directory and is renamed over the old one, so a reader sees the old token or the new
-//! one, never half of either; readers therefore take no lock. A corrupt or foreign file is
-//! treated as absent and replaced by the next write: never a crash, never a wholesale delete.
+//! # Layout
+//!
+//! - `<cache dir>/tokens/shared/<hash>.json`: a token this product fetched. Its key
+//!   ([`TokenScope::key`]) holds the API endpoint ([`crate::endpoint::ApiEndpoint`]: API,
+//!   partition, region, FIPS and dual-stack variant, endpoint overrides) and the identity's
+//!   inputs ([`crate::source::CredentialSource`]), not the registry host: one file serves every
+//!   registry of that identity and endpoint.
+//! - `<cache dir>/tokens/login/<hash>.json`: a token `docker login` handed in (`store`); its key
+//!   holds the registry host, so it serves that host only.
+//!
+//! `<hash>` is the first 128 bits of the key's SHA-256, in hex, and a `.lock` file of the same
+//! stem sits beside each entry. The directories are 0700 and the files 0600. A write goes to a
+//! temp file in the same directory and is renamed over the old one, so a reader sees the old
+//! token or the new one, never half of either; readers therefore take no lock. A corrupt or
+//! foreign file is treated as absent and replaced by the next write: never a crash, never a
+//! wholesale delete.
+//!
+//! Records of the previous format (`docker-credential-ecr/token/v2`, one directory per registry
+//! host) are never read; each [`TokenCache::store`] removes such directories it finds under the
+//! cache root (only those named like a host, in directories this user owns), so they do not
+//! linger once a token has been fetched again.
 //!
 //! # What an entry records
 //!
-//! Each file holds, beside the token, the whole [`TokenScope`] it was fetched for (registry,
-//! endpoints, and every input that selected the identity: never a secret), so that the tray
-//! and the agent can renew exactly that scope whatever their own environment
-//! ([`TokenCache::entries`]), and `remove` can erase the tokens of one key set or profile. It
-//! also records the step-free clock at receipt ([`BootStamp`]): [`TokenCache::load`] returns
-//! the token aged by the larger of the wall clock's and that clock's measure, so a wall clock
-//! stepped back cannot make an expired token look valid.
+//! Each file holds, beside the token, the whole [`TokenScope`] it was fetched for (the registry
+//! it was first fetched for, endpoints, and every input that selected the identity: never a
+//! secret), so that the tray and the agent can renew exactly that scope whatever their own
+//! environment ([`TokenCache::entries`]), and `remove` can erase the tokens of one key set or
+//! profile. It also records the step-free clock at receipt ([`BootStamp`]):
+//! [`TokenCache::load`] returns the token aged by the larger of the wall clock's and that
+//! clock's measure, so a wall clock stepped back cannot make an expired token look valid.
 //!
 //! # Whose directory
 //!
-//! The cache's directories (the product's cache directory, `tokens`, the registry's) are used
-//! only while they are absent or private to this user and writable by it ([`trust`]): one that
-//! another user owns or may write, or that this user cannot write, is never read or written;
-//! `load` finds nothing there and `store` and `lock` fail, so that `get` fetches uncached.
+//! The cache's directories (the product's cache directory, `tokens`, `shared` and `login`) are
+//! used only while they are absent or private to this user and writable by it ([`trust`]): one
+//! that another user owns or may write, or that this user cannot write, is never read or
+//! written; `load` finds nothing there and `store` and `lock` fail, so that `get` fetches
+//! uncached.
 //!
 //! This module never talks to AWS and never decides freshness (see [`crate::policy`]).
 
@@ -41,7 +59,12 @@ use crate::secret::Secret;
 use crate::source::TokenScope;
 use crate::token::Token;
 
-const RECORD_FORMAT: &str = "docker-credential-ecr/token/v2";
+const RECORD_FORMAT: &str = "docker-credential-ecr/token/v3";
+/// The directory of tokens this product fetched, shared by the registries of one endpoint and
+/// identity.
+const SHARED_DIR: &str = "shared";
+/// The directory of tokens handed in by `docker login`, one per registry host.
+const LOGIN_DIR: &str = "login";
 const LOCK_POLL: Duration = Duration::from_millis(5);
 
 /// Why the cache could not be written or locked.
@@ -74,7 +97,7 @@ pub enum CacheError {
 /// Names one cache entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
-    host: String,
+    dir: &'static str,
     key: String,
     stem: String,
 }
@@ -86,7 +109,11 @@ impl CacheKey {
         let digest = Sha256::digest(key.as_bytes());
         let stem = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         CacheKey {
-            host: scope.registry.host().to_string(),
+            dir: if scope.is_login() {
+                LOGIN_DIR
+            } else {
+                SHARED_DIR
+            },
             key,
             stem,
         }
@@ -97,9 +124,9 @@ impl CacheKey {
         &self.key
     }
 
-    /// The registry host this entry belongs to.
-    pub fn host(&self) -> &str {
-        &self.host
+    /// Whether this names a token from `docker login` (one host's), else a shared one.
+    pub fn is_login(&self) -> bool {
+        self.dir == LOGIN_DIR
     }
 }
 
@@ -163,7 +190,7 @@ impl TokenCache {
 
     /// The cached token for `key`, if there is a readable one of ours, on `clock`'s time.
     pub fn load(&self, key: &CacheKey, clock: &dyn Clock) -> Option<Token> {
-        if let Err(e) = self.check_dirs(Some(&key.host)) {
+        if let Err(e) = self.check_dirs(Some(key.dir)) {
             tracing::debug!(error = %e, "token cache not read");
             return None;
         }
@@ -178,7 +205,7 @@ impl TokenCache {
 
     /// Writes `token` for `scope` atomically (temp file + rename, no fsync: a power cut may
     /// lose the entry, which is then fetched again), 0600, with the step-free clock's reading
-    /// now.
+    /// now; then removes what the previous format left (see the module docs).
     pub fn store(
         &self,
         scope: &TokenScope,
@@ -186,7 +213,7 @@ impl TokenCache {
         clock: &dyn Clock,
     ) -> Result<(), CacheError> {
         let key = CacheKey::for_scope(scope);
-        self.ensure_registry_dir(&key)?;
+        self.ensure_entry_dir(&key)?;
         let record = Record {
             format: RECORD_FORMAT.to_string(),
             key: key.key.clone(),
@@ -203,6 +230,7 @@ impl TokenCache {
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| write_err(e.into()))?;
         private_fs::write_atomically_unsynced(&path, &bytes).map_err(write_err)?;
+        self.remove_previous_format();
         Ok(())
     }
 
@@ -210,11 +238,11 @@ impl TokenCache {
     /// format, or whose name does not match their scope are left out.
     pub fn entries(&self, clock: &dyn Clock) -> Vec<CacheEntry> {
         let mut entries = Vec::new();
-        for host in self.registries() {
-            let Some(dir) = self.registry_dir(&host) else {
+        for dir_name in [SHARED_DIR, LOGIN_DIR] {
+            if self.check_dirs(Some(dir_name)).is_err() {
                 continue;
-            };
-            for path in token_files(&dir) {
+            }
+            for path in token_files(&self.root.join(dir_name)) {
                 let Some(record) = read_record(&path) else {
                     continue;
                 };
@@ -233,7 +261,8 @@ impl TokenCache {
         entries
     }
 
-    /// Forgets every cached token whose scope `forget` picks; returns how many.
+    /// Forgets every cached token whose scope `forget` picks; returns how many. Lock files
+    /// stay: a concurrent `get` may hold one.
     pub fn erase_where(
         &self,
         clock: &dyn Clock,
@@ -283,96 +312,90 @@ impl TokenCache {
         self.lock(key, Deadline::after(Duration::ZERO))
     }
 
-    /// Forgets every cached token of `host` (all identities and endpoints); returns how many.
-    /// Lock files stay: a concurrent `get` may hold one.
-    pub fn erase_registry(&self, host: &str) -> Result<usize, CacheError> {
-        let Some(dir) = self.registry_dir(host) else {
-            return Ok(0);
-        };
-        if let Err(e) = self.check_dirs(Some(host)) {
-            tracing::warn!(error = %e, "nothing erased");
-            return Ok(0);
-        }
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(source) => return Err(CacheError::Remove { path: dir, source }),
-        };
-        let mut removed = 0;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|ext| ext == "json") {
-                fs::remove_file(&path).map_err(|source| CacheError::Remove {
-                    path: path.clone(),
-                    source,
-                })?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    }
-
-    /// Hosts with at least one cached token file, in directories this user may use.
-    pub fn registries(&self) -> Vec<String> {
-        if self.check_dirs(None).is_err() {
-            return Vec::new();
-        }
-        let Ok(entries) = fs::read_dir(&self.root) else {
-            return Vec::new();
-        };
-        let mut hosts: Vec<String> = entries
-            .flatten()
-            .filter(|entry| has_token_file(&entry.path()))
-            .filter_map(|entry| entry.file_name().into_string().ok())
-            .filter(|host| self.check_dirs(Some(host)).is_ok())
+    /// The registries the entries were fetched (or stored) for, sorted, each once.
+    pub fn registries(&self, clock: &dyn Clock) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .entries(clock)
+            .into_iter()
+            .map(|entry| entry.scope.registry.host().to_string())
             .collect();
         hosts.sort();
+        hosts.dedup();
         hosts
     }
 
-    fn registry_dir(&self, host: &str) -> Option<PathBuf> {
-        let safe = !host.is_empty()
-            && !host.starts_with('.')
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        safe.then(|| self.root.join(host))
-    }
-
     fn token_path(&self, key: &CacheKey) -> PathBuf {
-        self.root.join(&key.host).join(format!("{}.json", key.stem))
+        self.root.join(key.dir).join(format!("{}.json", key.stem))
     }
 
     fn lock_path(&self, key: &CacheKey) -> PathBuf {
-        self.root.join(&key.host).join(format!("{}.lock", key.stem))
+        self.root.join(key.dir).join(format!("{}.lock", key.stem))
     }
 
     fn open_lock_file(&self, key: &CacheKey) -> Result<File, CacheError> {
-        self.ensure_registry_dir(key)?;
+        self.ensure_entry_dir(key)?;
         let path = self.lock_path(key);
         private_fs::open_lock_file(&path).map_err(|source| CacheError::Lock { path, source })
     }
 
-    fn ensure_registry_dir(&self, key: &CacheKey) -> Result<PathBuf, CacheError> {
-        let dir = self
-            .registry_dir(&key.host)
-            .ok_or_else(|| CacheError::CreateDir {
-                path: self.root.join(&key.host),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a host name"),
-            })?;
-        self.check_dirs(Some(&key.host))?;
+    fn ensure_entry_dir(&self, key: &CacheKey) -> Result<PathBuf, CacheError> {
+        self.check_dirs(Some(key.dir))?;
         if let Some(parent) = self.root.parent() {
             create_private_dir(parent)?;
         }
         create_private_dir(&self.root)?;
+        let dir = self.root.join(key.dir);
         create_private_dir(&dir)?;
         Ok(dir)
+    }
+
+    /// Removes the per-host directories of the previous format (`<host>/<hash>.json|.lock`),
+    /// best-effort: only directories named like a registry host, private to this user (see
+    /// [`trust`]), and only the files that format wrote; a directory holding anything else
+    /// stays.
+    fn remove_previous_format(&self) {
+        let Ok(children) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for child in children.flatten() {
+            let name = child.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            let legacy = name != SHARED_DIR
+                && name != LOGIN_DIR
+                && crate::registry::Registry::parse(name).is_ok_and(|r| r.host() == name)
+                && child.file_type().is_ok_and(|t| t.is_dir());
+            let dir = child.path();
+            if !legacy || trust::check_dir(&dir).is_err() {
+                continue;
+            }
+            for file in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let file_name = file.file_name();
+                let file_name = file_name.to_string_lossy();
+                if file_name.ends_with(".json")
+                    || file_name.ends_with(".lock")
+                    || file_name.starts_with(".tmp")
+                {
+                    let _ = fs::remove_file(file.path());
+                }
+            }
+            match fs::remove_dir(&dir) {
+                Ok(()) => {
+                    tracing::debug!(dir = %dir.display(), "removed a token directory of the previous format")
+                }
+                Err(e) => {
+                    tracing::debug!(dir = %dir.display(), error = %e, "left a token directory of the previous format")
+                }
+            }
+        }
     }
 }
 
 impl TokenCache {
-    /// Whether the cache's directories (and `host`'s, when given) may be used (see [`trust`]).
-    fn check_dirs(&self, host: Option<&str>) -> Result<(), CacheError> {
+    /// Whether the cache's directories (and the entry directory `dir`, when given) may be used
+    /// (see [`trust`]).
+    fn check_dirs(&self, dir: Option<&str>) -> Result<(), CacheError> {
         let check = |dir: &Path, check: fn(&Path) -> Result<(), String>| {
             check(dir).map_err(|reason| CacheError::Untrusted {
                 path: dir.to_path_buf(),
@@ -383,8 +406,8 @@ impl TokenCache {
             check(parent, trust::check_parent)?;
         }
         check(&self.root, trust::check_dir)?;
-        if let Some(dir) = host.and_then(|host| self.registry_dir(host)) {
-            check(&dir, trust::check_dir)?;
+        if let Some(dir) = dir {
+            check(&self.root.join(dir), trust::check_dir)?;
         }
         Ok(())
     }
@@ -444,14 +467,6 @@ fn token_files(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
         .collect()
-}
-
-fn has_token_file(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.path().extension().is_some_and(|ext| ext == "json"))
-    })
 }
 
 /// Creates `dir` 0700 (see [`crate::private_fs`]), naming it in the error.
@@ -534,10 +549,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode(&dir.path().join("cache/tokens")), 0o700);
-            assert_eq!(mode(&dir.path().join("cache/tokens").join(HOST)), 0o700);
+            assert_eq!(mode(&dir.path().join("cache/tokens/shared")), 0o700);
             assert_eq!(mode(&cache.token_path(&k)), 0o600);
         }
-        let leftovers: Vec<_> = fs::read_dir(dir.path().join("cache/tokens").join(HOST))
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("cache/tokens/shared"))
             .unwrap()
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
@@ -577,26 +592,51 @@ mod tests {
     }
 
     #[test]
-    fn erase_forgets_one_registry_only() {
+    fn one_entry_serves_every_registry_of_one_endpoint_and_identity() {
         let dir = tempfile::tempdir().unwrap();
         let cache = TokenCache::new(dir.path());
-        let a = key(HOST);
-        let b = key("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+        let other_account = "210987654321.dkr.ecr.us-east-1.amazonaws.com";
+        let other_region = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
         cache.store(&scope(HOST), &token("a"), &CLOCK).unwrap();
-        cache
-            .store(
-                &scope("123456789012.dkr.ecr.eu-west-1.amazonaws.com"),
-                &token("b"),
-                &CLOCK,
-            )
-            .unwrap();
-        assert_eq!(cache.registries().len(), 2);
-        assert_eq!(cache.erase_registry(HOST).unwrap(), 1);
-        assert_eq!(cache.load(&a, &CLOCK), None);
-        assert_eq!(cache.load(&b, &CLOCK), Some(token("b")));
-        assert_eq!(cache.erase_registry(HOST).unwrap(), 0);
-        assert_eq!(cache.erase_registry("never.seen").unwrap(), 0);
-        assert_eq!(cache.registries(), vec![b.host().to_string()]);
+        assert_eq!(key(HOST), key(other_account));
+        assert_eq!(cache.load(&key(other_account), &CLOCK), Some(token("a")));
+        assert_eq!(cache.load(&key(other_region), &CLOCK), None);
+        // A token from `docker login` serves its own host only, and never the shared entry's.
+        let login = TokenScope::stored(Registry::parse(HOST).unwrap());
+        let login_key = CacheKey::for_scope(&login);
+        assert!(login_key.is_login() && !key(HOST).is_login());
+        assert_eq!(cache.load(&login_key, &CLOCK), None);
+        cache.store(&login, &token("login"), &CLOCK).unwrap();
+        let elsewhere =
+            CacheKey::for_scope(&TokenScope::stored(Registry::parse(other_account).unwrap()));
+        assert_eq!(cache.load(&elsewhere, &CLOCK), None);
+        assert_eq!(cache.load(&login_key, &CLOCK), Some(token("login")));
+        assert_eq!(cache.load(&key(HOST), &CLOCK), Some(token("a")));
+        assert_eq!(cache.registries(&CLOCK), vec![HOST.to_string()]);
+        assert_eq!(cache.entries(&CLOCK).len(), 2);
+    }
+
+    #[test]
+    fn a_write_removes_the_previous_formats_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tokens");
+        let legacy = root.join(HOST);
+        fs::create_dir_all(&legacy).unwrap();
+        fs::write(
+            legacy.join("0123.json"),
+            br#"{"format":"docker-credential-ecr/token/v2"}"#,
+        )
+        .unwrap();
+        fs::write(legacy.join("0123.lock"), b"").unwrap();
+        let kept = root.join("public.ecr.aws");
+        fs::create_dir_all(&kept).unwrap();
+        fs::write(kept.join("notes.txt"), b"not ours").unwrap();
+        let cache = TokenCache::new(&root);
+        assert_eq!(cache.load(&key(HOST), &CLOCK), None);
+        cache.store(&scope(HOST), &token("a"), &CLOCK).unwrap();
+        assert!(!legacy.exists(), "the old per-host directory is gone");
+        assert!(kept.join("notes.txt").exists(), "what is not ours stays");
+        assert_eq!(cache.load(&key(HOST), &CLOCK), Some(token("a")));
     }
 
     #[test]
@@ -686,19 +726,19 @@ mod tests {
         for shared in [
             dir.path().join("product"),
             dir.path().join("product/tokens"),
-            dir.path().join("product/tokens").join(HOST),
+            dir.path().join("product/tokens/shared"),
         ] {
             fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
             assert_eq!(cache.load(&k, &CLOCK), None, "{}", shared.display());
             assert!(cache.entries(&CLOCK).is_empty());
-            assert!(cache.registries().is_empty());
+            assert!(cache.registries(&CLOCK).is_empty());
             let refused = cache.store(&scope(HOST), &token("two"), &CLOCK);
             assert!(
                 matches!(refused, Err(CacheError::Untrusted { ref path, .. }) if *path == shared),
                 "{refused:?}"
             );
             assert!(cache.try_lock(&k).is_err());
-            assert_eq!(cache.erase_registry(HOST).unwrap(), 0);
+            assert_eq!(cache.erase_where(&CLOCK, |_| true).unwrap(), 0);
             fs::set_permissions(&shared, fs::Permissions::from_mode(0o700)).unwrap();
             assert_eq!(cache.load(&k, &CLOCK), Some(token("one")));
         }

@@ -128,15 +128,19 @@ impl From<RawConfig> for ProductConfig {
         let mut bindings = Vec::new();
         let mut rejected_bindings = Vec::new();
         for (index, entry) in raw.bindings.into_iter().enumerate() {
-            let registry = entry
-                .get("registry")
-                .and_then(serde_json::Value::as_str)
-                .and_then(|text| RegistryMatch::parse(text).ok());
-            match serde_json::from_value::<Binding>(entry) {
+            // Decoded once (this runs on every `get`): the registry is read apart only to name
+            // an entry that does not decode.
+            let registry = || {
+                entry
+                    .get("registry")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|text| RegistryMatch::parse(text).ok())
+            };
+            match Binding::deserialize(&entry) {
                 Ok(binding) => bindings.push(binding),
                 Err(e) => rejected_bindings.push(RejectedBinding {
                     position: index + 1,
-                    registry,
+                    registry: registry(),
                     reason: e.to_string(),
                 }),
             }

@@ -1,6 +1,6 @@
 //! The data of docker-credential-ecr and the files that hold it, with no AWS SDK, keychain or
 //! async runtime: what a registry host is ([`registry`], [`bindings`]), the product config
-//! ([`config`]), the identity a token belongs to ([`source`], [`chain_inputs`]), tokens and
+//! ([`config`]), the identity a token belongs to and the endpoint it comes from ([`source`], [`chain_inputs`], [`endpoint`]), tokens and
 //! when to renew them ([`token`], [`policy`], [`clock`]), the token cache ([`cache`]) and the
 //! container clients' config files ([`client_config`]), written safely ([`private_fs`]), and the
 //! credential-helper protocol's input ([`helper_protocol`]), where the files live ([`paths`],
@@ -15,6 +15,7 @@ pub mod chain_inputs;
 pub mod client_config;
 pub mod clock;
 pub mod config;
+pub mod endpoint;
 pub mod helper_protocol;
 pub mod paths;
 pub mod policy;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::bindings::BoundSource;
 use crate::chain_inputs::{ChainInputs, SharedFiles};
 use crate::config::{ProductConfig, RoleConfig, SecretLocation};
+use crate::endpoint::ApiEndpoint;
 use crate::registry::Registry;
 
 /// Where the credentials behind a token come from.
@@ -98,11 +99,14 @@ impl fmt::Display for CredentialSource {
     }
 }
 
-/// Everything that distinguishes one cached token from another: the registry, the API
-/// endpoints it came from, and every input that selected the identity that fetched it. The
-/// cache key is all of it ([`TokenScope::key`]), and each cache entry records it, so that a
-/// process with another environment can renew the entry exactly (never a secret: see
-/// [`crate::chain_inputs`]).
+/// What a token is fetched for: the registry, the API endpoint overrides, and every input that
+/// selected the identity that fetched it. Each cache entry records it, so that a process with
+/// another environment can renew the entry exactly (never a secret: see [`crate::chain_inputs`]).
+///
+/// The cache key ([`TokenScope::key`]) is not all of it: a token fetched for one registry
+/// serves every registry of the same API endpoint ([`ApiEndpoint`]) and the same source, so the
+/// key holds those two and not the registry host; only a token handed in by `docker login`
+/// ([`CredentialSource::Stored`]) stays its host's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenScope {
     pub registry: Registry,
@@ -156,22 +160,7 @@ impl TokenScope {
         config: &ProductConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<TokenScope, UnknownKeySet> {
-        let source = match config
-            .binding_for(&registry)
-            .map(|b| (&b.source, &b.registry))
-        {
-            None | Some((BoundSource::DefaultChain, _)) => {
-                CredentialSource::default_chain_from(env)
-            }
-            Some((BoundSource::Profile(name), _)) => CredentialSource::profile_from(name, env),
-            Some((BoundSource::KeySet(name), matched)) => {
-                key_set_source(config, name).ok_or_else(|| UnknownKeySet {
-                    registry: matched.to_string(),
-                    key_set: name.clone(),
-                })?
-            }
-        };
-        Ok(Self::for_source(registry, source, env))
+        ScopeResolver::new(config, env).resolve(registry)
     }
 
     /// The scope of a token handed in by `docker login` for `registry`.
@@ -184,12 +173,60 @@ impl TokenScope {
         }
     }
 
-    /// The full cache key: every field of the scope (hashed into a file name by the cache).
+    /// The cache key: `v3;` and the JSON of either `{"fetched": {"endpoint": ApiEndpoint,
+    /// "source": CredentialSource}}` (every registry of that endpoint and identity shares it) or,
+    /// for a token from `docker login`, `{"login": {"registry": host}}` (hashed into a file name
+    /// by the cache).
     pub fn key(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Key<'a> {
+            Fetched {
+                endpoint: ApiEndpoint,
+                source: &'a CredentialSource,
+            },
+            Login {
+                registry: &'a str,
+            },
+        }
+        let key = match &self.source {
+            CredentialSource::Stored => Key::Login {
+                registry: self.registry.host(),
+            },
+            source => Key::Fetched {
+                endpoint: self.api_endpoint(),
+                source,
+            },
+        };
         // Serializing plain data fails only for a path that is not UTF-8: its debug form is
         // still unique to it.
-        let scope = serde_json::to_string(self).unwrap_or_else(|_| format!("debug:{self:?}"));
-        format!("v2;{scope}")
+        let key = serde_json::to_string(&key).unwrap_or_else(|_| format!("debug:{self:?}"));
+        format!("v3;{key}")
+    }
+
+    /// The API endpoint this scope's token comes from (with STS's when the source assumes a
+    /// role through it).
+    pub fn api_endpoint(&self) -> ApiEndpoint {
+        let assumes_role = matches!(self.source, CredentialSource::KeySet { role: Some(_), .. });
+        ApiEndpoint::of(
+            &self.registry,
+            self.endpoint.as_deref(),
+            assumes_role.then_some(self.sts_endpoint.as_deref()),
+        )
+    }
+
+    /// Whether this is a token handed in by `docker login` (its host's only).
+    pub fn is_login(&self) -> bool {
+        self.source == CredentialSource::Stored
+    }
+
+    /// The same endpoints and identity, for `registry`: what a `get` of `registry` with the
+    /// recorded inputs would use, if its binding gives it this source.
+    pub fn with_registry(&self, registry: Registry) -> TokenScope {
+        TokenScope {
+            registry,
+            ..self.clone()
+        }
     }
 
     /// Whether a process other than the one that fetched this scope's token (the tray, the
@@ -227,6 +264,57 @@ impl TokenScope {
             source: self.source.reread(),
             ..self.clone()
         }
+    }
+}
+
+/// [`TokenScope::resolve`] for many registries under one config and environment: each bound
+/// source's inputs (the AWS files' digests) are read once, however many registries use it.
+pub struct ScopeResolver<'a> {
+    config: &'a ProductConfig,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    /// The source of each bound source seen so far (`None`: no binding, the default chain).
+    sources: Vec<(Option<BoundSource>, CredentialSource)>,
+}
+
+impl<'a> ScopeResolver<'a> {
+    pub fn new(config: &'a ProductConfig, env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        ScopeResolver {
+            config,
+            env,
+            sources: Vec::new(),
+        }
+    }
+
+    /// The scope of a `get` for `registry` (see [`TokenScope::resolve`]).
+    pub fn resolve(&mut self, registry: Registry) -> Result<TokenScope, UnknownKeySet> {
+        let binding = self.config.binding_for(&registry);
+        let bound = match binding.map(|b| &b.source) {
+            None | Some(BoundSource::DefaultChain) => None,
+            Some(other) => Some(other.clone()),
+        };
+        let known = self.sources.iter().find(|(b, _)| *b == bound);
+        let source = match known {
+            Some((_, source)) => source.clone(),
+            None => {
+                let env = self.env;
+                let source = match binding {
+                    None => CredentialSource::default_chain_from(env),
+                    Some(binding) => match &binding.source {
+                        BoundSource::DefaultChain => CredentialSource::default_chain_from(env),
+                        BoundSource::Profile(name) => CredentialSource::profile_from(name, env),
+                        BoundSource::KeySet(name) => {
+                            key_set_source(self.config, name).ok_or_else(|| UnknownKeySet {
+                                registry: binding.registry.to_string(),
+                                key_set: name.clone(),
+                            })?
+                        }
+                    },
+                };
+                self.sources.push((bound, source.clone()));
+                source
+            }
+        };
+        Ok(TokenScope::for_source(registry, source, self.env))
     }
 }
 
@@ -369,6 +457,43 @@ mod tests {
         std::fs::write(&job1, "[default]\nk=3\n").unwrap();
         assert_ne!(before.key(), TokenScope::from(private(), &env).key());
         assert_eq!(before.reread(), TokenScope::from(private(), &env));
+    }
+
+    #[test]
+    fn registries_of_one_endpoint_and_identity_share_a_key_and_login_tokens_do_not() {
+        let host = |h: &str| Registry::parse(h).unwrap();
+        let other_account = host("210987654321.dkr.ecr.us-east-1.amazonaws.com");
+        let env = env_of(&[("AWS_PROFILE", "work")]);
+        assert_eq!(
+            TokenScope::from(private(), &env).key(),
+            TokenScope::from(other_account.clone(), &env).key()
+        );
+        assert!(
+            !TokenScope::from(private(), &env)
+                .key()
+                .contains("123456789012")
+        );
+        assert_ne!(
+            TokenScope::from(private(), &env).key(),
+            TokenScope::from(other_account.clone(), &env_of(&[])).key(),
+            "another identity"
+        );
+        for other in [
+            "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+            "123456789012.dkr-ecr.us-east-1.on.aws",
+            "123456789012.dkr.ecr.us-east-2.amazonaws.com",
+            "public.ecr.aws",
+        ] {
+            assert_ne!(
+                TokenScope::from(private(), &env).key(),
+                TokenScope::from(host(other), &env).key(),
+                "{other}"
+            );
+        }
+        assert_ne!(
+            TokenScope::stored(private()).key(),
+            TokenScope::stored(other_account).key()
+        );
     }
 
     #[test]

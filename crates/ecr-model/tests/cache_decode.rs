@@ -26,7 +26,7 @@ fn stored_file(dir: &std::path::Path, host: &str) -> (TokenScope, Token, PathBuf
     let token = Token::lasting(Secret::new("pw"), Still.now(), Duration::from_secs(3600));
     let cache = TokenCache::new(dir);
     cache.store(&scope, &token, &Still).unwrap();
-    let file = fs::read_dir(dir.join(host))
+    let file = fs::read_dir(dir.join("shared"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
@@ -54,11 +54,11 @@ fn junk_other_formats_and_foreign_keys_are_refused() {
     assert!(decode_entry(b"{not json", &Still).is_none());
     assert!(decode_entry(b"", &Still).is_none());
     let other_format = text.replace(
+        "docker-credential-ecr/token/v3",
         "docker-credential-ecr/token/v2",
-        "docker-credential-ecr/token/v1",
     );
     assert!(decode_entry(other_format.as_bytes(), &Still).is_none());
-    // The key names the scope; one edited to another registry is not this scope's entry.
+    // The key names the scope; one edited to another region is not this scope's entry.
     let (head, tail) = text.split_once(",\"scope\"").unwrap();
     let foreign_key = format!("{},\"scope\"{tail}", head.replace("us-east-1", "eu-west-1"));
     assert!(decode_entry(foreign_key.as_bytes(), &Still).is_none());

@@ -270,9 +270,10 @@ fn cache_records(dir: &Path) {
             .into_iter()
             .find(|e| &e.scope == scope)
             .expect("listed");
-        // Each registry's directory holds this one token file (erased after it is copied).
-        let path = fs::read_dir(scratch.path().join("tokens").join(entry.key.host()))
-            .expect("registry dir")
+        // The entry's directory holds this one token file (erased after it is copied).
+        let dir_name = if entry.key.is_login() { "login" } else { "shared" };
+        let path = fs::read_dir(scratch.path().join("tokens").join(dir_name))
+            .expect("entry dir")
             .flatten()
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|x| x == "json"))
@@ -282,7 +283,10 @@ fn cache_records(dir: &Path) {
             &format!("record-{i:02}"),
             &fs::read(&path).expect("record"),
         );
-        cache.erase_registry(entry.key.host()).expect("erase");
+        let erased = cache
+            .erase_where(clock, |s| s == scope)
+            .expect("erase");
+        assert_eq!(erased, 1);
     }
 }
 

@@ -76,7 +76,7 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
         source,
         verify,
     )?;
-    super::erase_stale_tokens(paths, &outcome);
+    super::settle_tokens_after_add(paths, &outcome);
     for name in &outcome.deleted_key_sets {
         println!("deleted the keys of {name}: no binding uses them any more");
     }

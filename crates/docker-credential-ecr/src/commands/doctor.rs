@@ -17,7 +17,7 @@ use ecr_core::fetch::{FetchErrorKind, TokenSource};
 use ecr_core::key_store::KeySetSecrets;
 use ecr_core::keychain::KeychainAccess;
 use ecr_core::service::CLOCK_SKEW_TOLERANCE;
-use ecr_core::{Deadline, Paths};
+use ecr_core::{CacheKey, Deadline, Paths};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {}
@@ -92,6 +92,8 @@ pub fn run(paths: &Paths, _args: &DoctorArgs) -> ExitCode {
                 });
             }
             let source = SdkTokenSource::new(Box::new(secrets));
+            // One fetch per identity and endpoint: the bindings that share a token share its check.
+            let mut fetched_for: Vec<(String, String, bool)> = Vec::new();
             for binding in &config.bindings {
                 let Some(sample) = binding.registry.sample(None) else {
                     continue;
@@ -102,7 +104,23 @@ pub fn run(paths: &Paths, _args: &DoctorArgs) -> ExitCode {
                 };
                 checks.push(match service.scope(sample.clone()) {
                     Err(e) => Check::fail(e.to_string(), "run `docker-credential-ecr add` again"),
-                    Ok(scope) => fetch_check(&source, &scope, &sample.to_string(), name),
+                    Ok(scope) => {
+                        let key = CacheKey::for_scope(&scope).as_str().to_string();
+                        match fetched_for.iter().find(|(k, ..)| *k == key) {
+                            Some((_, first, true)) => Check::pass(format!(
+                                "{sample}: served by the token of {first} (same identity and endpoint)"
+                            )),
+                            Some((_, first, false)) => Check::fail(
+                                format!("{sample}: shares the failed fetch of {first} (same identity and endpoint)"),
+                                format!("see the check of {first}"),
+                            ),
+                            None => {
+                                let check = fetch_check(&source, &scope, &sample.to_string(), name);
+                                fetched_for.push((key, sample.to_string(), check.ok));
+                                check
+                            }
+                        }
+                    }
                 });
             }
         }

@@ -29,11 +29,32 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// Erases the cached tokens an `add` made stale (a failure only costs disk: they are unusable).
-pub fn erase_stale_tokens(paths: &ecr_core::Paths, outcome: &ecr_core::onboarding::AddOutcome) {
+/// Erases the cached tokens an `add` made stale (a failure only costs disk: they are unusable),
+/// then caches the token the verification fetched, under the scope a `get` of the verified
+/// registry uses now (if it does: else it is dropped), so that the first pull makes no call.
+pub fn settle_tokens_after_add(
+    paths: &ecr_core::Paths,
+    outcome: &ecr_core::onboarding::AddOutcome,
+) {
     let cache = ecr_core::TokenCache::new(paths.token_cache_dir());
     if let Err(e) = outcome.erase_stale_tokens(&cache) {
         tracing::warn!(error = %e, "cannot erase the tokens of the replaced keys");
+    }
+    let Some((scope, token)) = &outcome.verification else {
+        return;
+    };
+    let adopted =
+        ecr_core::service::UserService::open(paths, ecr_core::keychain::KeychainAccess::UNATTENDED)
+            .map_err(|e| e.to_string())
+            .and_then(|service| service.adopt(scope, token).map_err(|e| e.to_string()));
+    match adopted {
+        Ok(true) => tracing::debug!(registry = %scope.registry, "cached the verification's token"),
+        Ok(false) => {
+            tracing::debug!(registry = %scope.registry, "the verification's token is not what a get would use; not cached")
+        }
+        Err(e) => {
+            tracing::warn!(registry = %scope.registry, error = %e, "cannot cache the verification's token")
+        }
     }
 }
 

@@ -1,10 +1,11 @@
-//! `refresh`: fetch new tokens now, whatever the cache holds.
+//! `refresh`: fetch new tokens now, whatever the cache holds: one per identity and API
+//! endpoint, however many of the registries share it.
 
 use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
-use ecr_core::{Deadline, Paths};
+use ecr_core::{CacheKey, Deadline, Paths, Registry};
 
 use super::humanize;
 
@@ -36,12 +37,30 @@ pub fn run(paths: &Paths, args: &RefreshArgs) -> anyhow::Result<()> {
         );
     }
     let mut failures = 0;
+    // The cache key each refreshed token went under, with the registry it was refreshed for.
+    let mut refreshed: Vec<(String, String)> = Vec::new();
     for target in &targets {
+        let key = Registry::parse(target)
+            .ok()
+            .and_then(|registry| service.scope(registry).ok())
+            .map(|scope| CacheKey::for_scope(&scope).as_str().to_string());
+        if let Some((_, first)) = key
+            .as_ref()
+            .and_then(|key| refreshed.iter().find(|(k, _)| k == key))
+        {
+            println!("{target}: served by the new token of {first} (same identity and endpoint)");
+            continue;
+        }
         match service.refresh(target, Deadline::after(Duration::from_secs(20))) {
-            Ok(token) => println!(
-                "{target}: new token, valid for {}",
-                humanize(token.lifetime())
-            ),
+            Ok(token) => {
+                println!(
+                    "{target}: new token, valid for {}",
+                    humanize(token.lifetime())
+                );
+                if let Some(key) = key {
+                    refreshed.push((key, target.clone()));
+                }
+            }
             Err(e) => {
                 failures += 1;
                 eprintln!("{target}: {e}");

@@ -1,12 +1,13 @@
 //! `status`: one row per binding: registry, source (key set with its masked key id, profile,
 //! or default chain), role, token state and time left, key age; exit 1 when one is in error.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use ecr_core::bindings::BoundSource;
-use ecr_core::config::ProductConfig;
+use ecr_core::bindings::{BoundSource, RegistryMatch};
+use ecr_core::config::{ProductConfig, SecretLocation};
 use ecr_core::key_store::KeySetSecrets;
 use ecr_core::onboarding::mask_key_id;
 use ecr_core::state::{StateStore, at_millis};
@@ -49,6 +50,8 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
     let cached_hosts = service.list();
     let states = StateStore::new(paths.registry_state_dir());
     let now = SystemTime::now();
+    // One read of each key set's secret, however many bindings use it.
+    let mut secret_problems: BTreeMap<String, Option<String>> = BTreeMap::new();
     let rows: Vec<Row> = config
         .bindings
         .iter()
@@ -64,17 +67,30 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
                 last_error: None,
                 error: None,
             };
-            describe_source(config, &binding.source, &secrets, now, &mut row);
-            // The token: the host itself, or the hosts of a pattern that have cached tokens.
-            let hosts: Vec<Registry> = cached_hosts
-                .iter()
-                .filter_map(|h| Registry::parse(h).ok())
-                .filter(|r| binding.registry.matches(r))
-                .collect();
-            let mut known: Vec<String> = hosts.iter().map(|r| r.host().to_string()).collect();
-            if !binding.registry.is_pattern() && !known.contains(&binding.registry.to_string()) {
-                known.push(binding.registry.to_string());
-            }
+            describe_source(
+                config,
+                &binding.source,
+                &mut |name, location| {
+                    secret_problems
+                        .entry(name.to_string())
+                        .or_insert_with(|| secret_problem(&secrets, name, location))
+                        .clone()
+                },
+                now,
+                &mut row,
+            );
+            // The token: the host's own (which may be an entry it shares with the other
+            // registries of its identity and endpoint), or for a pattern the first of its hosts
+            // with a cached token.
+            let hosts: Vec<Registry> = match &binding.registry {
+                RegistryMatch::Host(host) => Registry::parse(host).ok().into_iter().collect(),
+                RegistryMatch::AnyRegion(_) => cached_hosts
+                    .iter()
+                    .filter_map(|h| Registry::parse(h).ok())
+                    .filter(|r| binding.registry.matches(r))
+                    .collect(),
+            };
+            let known: Vec<String> = hosts.iter().map(|r| r.host().to_string()).collect();
             record_state(&states, &known, now, &mut row);
             for registry in hosts {
                 if let Ok(Some((_, token))) = service.cached(&registry) {
@@ -132,7 +148,7 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
 fn describe_source(
     config: &ProductConfig,
     source: &BoundSource,
-    secrets: &KeySetSecrets,
+    secret_problem: &mut dyn FnMut(&str, SecretLocation) -> Option<String>,
     now: SystemTime,
     row: &mut Row,
 ) {
@@ -155,15 +171,20 @@ fn describe_source(
         .duration_since(created)
         .ok()
         .map(|d| d.as_secs() / 86_400);
-    match secrets.get(name, key_set.secret_location) {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            row.error = Some(format!(
-                "the secret key of {name} is missing from {}: run `docker-credential-ecr add` again",
-                secrets.store(key_set.secret_location).describe()
-            ));
-        }
-        Err(e) => row.error = Some(e.to_string()),
+    if let Some(problem) = secret_problem(name, key_set.secret_location) {
+        row.error = Some(problem);
+    }
+}
+
+/// What is wrong with key set `name`'s secret in `location`, if anything.
+fn secret_problem(secrets: &KeySetSecrets, name: &str, location: SecretLocation) -> Option<String> {
+    match secrets.get(name, location) {
+        Ok(Some(_)) => None,
+        Ok(None) => Some(format!(
+            "the secret key of {name} is missing from {}: run `docker-credential-ecr add` again",
+            secrets.store(location).describe()
+        )),
+        Err(e) => Some(e.to_string()),
     }
 }
 

@@ -28,36 +28,12 @@ pub use identity::{NoSecretKeys, SecretKeys, SecretRead};
 
 use crate::clock::Deadline;
 use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
-use crate::registry::Registry;
 use crate::source::TokenScope;
 
 /// How long establishing a connection may take, at most.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Which of AWS's own endpoints a call goes to: FIPS, dual-stack, both or neither, as the
-/// registry host says, unless an endpoint URL override names the endpoint itself (a VPC
-/// endpoint, a test server): then the override wins for every host form, since the SDK refuses
-/// to combine the two.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EndpointVariant {
-    pub fips: bool,
-    pub dual_stack: bool,
-}
-
-impl EndpointVariant {
-    pub fn of(registry: &Registry, endpoint_override: Option<&str>) -> EndpointVariant {
-        match endpoint_override {
-            Some(_) => EndpointVariant {
-                fips: false,
-                dual_stack: false,
-            },
-            None => EndpointVariant {
-                fips: registry.uses_fips(),
-                dual_stack: registry.uses_dual_stack(),
-            },
-        }
-    }
-}
+pub use crate::endpoint::EndpointVariant;
 
 /// Refuses to send requests signed with a key set's keys to a plain-HTTP endpoint that is not
 /// on this machine: a vendor's keys sign every request, and the token comes back in the clear.
@@ -153,6 +129,7 @@ impl TokenSource for SdkTokenSource {
 mod tests {
     use super::*;
     use crate::config::SecretLocation;
+    use crate::registry::Registry;
     use crate::source::CredentialSource;
 
     fn key_set_scope(endpoint: &str) -> TokenScope {

@@ -2,9 +2,11 @@
 //! sleeps until the next deadline or wake-up.
 //!
 //! It owns the [`UserService`] (rebuilt when the product config changes) and one [`Tracked`]
-//! per token scope: the scopes recorded in the cache that it can renew exactly (see
+//! per cache key: the scopes recorded in the cache that it can renew exactly (see
 //! [`TokenScope::renewable_elsewhere`] and [`TokenScope::is_current_under`]), plus one for each
-//! exact-host binding that has none yet. Renewals run one after another on this thread: each
+//! key of the exact-host bindings that has none yet. A key is an API endpoint and an identity,
+//! not a host ([`TokenScope::key`]), so 200 hosts bound to one key set in one region are one
+//! [`Tracked`] and one call per renewal. Renewals run one after another on this thread: each
 //! is bounded by [`RENEWAL_BUDGET`], and commands that arrive meanwhile wait their turn in the
 //! backlog. The observer sees one [`RegistryView`] per host.
 
@@ -47,10 +49,14 @@ pub(super) fn spawn<O: Observer>(
         .spawn(move || Worker::start(paths, observer, wake).run(&wakes))
 }
 
-/// What the refresher knows of one token scope.
+/// What the refresher knows of one cache key.
 #[derive(Debug, Default)]
 struct Tracked {
+    /// The registry it renews for (its scope's), which names it in logs and incidents.
     host: String,
+    /// Every host it serves that the observer is shown: the bound exact hosts of its key, and
+    /// the host its cache entry was fetched for.
+    hosts: BTreeSet<String>,
     /// What it renews; `None` while the registry's binding cannot be used.
     scope: Option<TokenScope>,
     /// Bound to this host by the product config (else found in the cache).
@@ -88,6 +94,14 @@ impl Tracked {
             now,
         ))
     }
+}
+
+/// What [`Worker::rescan`] found to look after under one cache key.
+struct Wanted {
+    scope: TokenScope,
+    bound: bool,
+    login_only: bool,
+    hosts: BTreeSet<String>,
 }
 
 /// Whether the loop goes on.
@@ -201,7 +215,11 @@ impl<O: Observer> Worker<O> {
                 Wake::Command(Command::Shutdown) => return Flow::Stop,
                 Wake::Command(Command::RefreshNow(host)) => {
                     let mut found = false;
-                    for tracked in self.registries.values_mut().filter(|t| t.host == host) {
+                    for tracked in self
+                        .registries
+                        .values_mut()
+                        .filter(|t| t.hosts.contains(&host))
+                    {
                         tracked.forced = !tracked.login_only;
                         found = true;
                     }
@@ -268,13 +286,20 @@ impl<O: Observer> Worker<O> {
         let config = service.config();
         let policy = *service.policy();
         let now = SystemTime::now();
-        let mut wanted: BTreeMap<String, (TokenScope, bool, bool)> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
         for entry in service.cache_entries() {
             let bound = config.binding_for(&entry.scope.registry).is_some();
             let servable = policy.assess(&entry.token, now) != Freshness::Unusable;
+            let hosts = BTreeSet::from([entry.scope.registry.host().to_string()]);
             if entry.scope.source == CredentialSource::Stored {
                 if !bound && servable {
-                    wanted.insert(entry.key.as_str().to_string(), (entry.scope, bound, true));
+                    let wants = Wanted {
+                        scope: entry.scope,
+                        bound,
+                        login_only: true,
+                        hosts,
+                    };
+                    wanted.insert(entry.key.as_str().to_string(), wants);
                 }
                 continue;
             }
@@ -290,34 +315,54 @@ impl<O: Observer> Worker<O> {
             if self.given_up.contains(&key) || !current || !(bound || servable) {
                 continue;
             }
-            wanted.insert(key, (scope, bound, false));
+            let wants = Wanted {
+                scope,
+                bound,
+                login_only: false,
+                hosts,
+            };
+            wanted.insert(key, wants);
         }
-        let bound_hosts: Vec<String> = config
-            .bindings
+        // Each exact-host binding joins a recorded scope that serves it (one a `get` from a
+        // shell made, with inputs this process's environment may lack), else the key of its
+        // scope as this process sees it (one per identity and endpoint: each bound source's
+        // inputs are read once, however many hosts use it).
+        let recorded: Vec<String> = wanted
             .iter()
-            .filter_map(|b| match &b.registry {
-                RegistryMatch::Host(host) => Some(host.clone()),
-                RegistryMatch::AnyRegion(_) => None,
-            })
+            .filter(|(_, w)| !w.login_only)
+            .map(|(key, _)| key.clone())
             .collect();
+        let mut resolver = service.scope_resolver();
         let mut unusable: BTreeMap<String, GetError> = BTreeMap::new();
-        for host in bound_hosts {
-            if wanted
-                .values()
-                .any(|(scope, ..)| scope.registry.host() == host)
-            {
-                continue;
-            }
-            let Ok(registry) = Registry::parse(&host) else {
+        for binding in &config.bindings {
+            let RegistryMatch::Host(host) = &binding.registry else {
                 continue;
             };
-            match service.scope(registry) {
+            let Ok(registry) = Registry::parse(host) else {
+                continue;
+            };
+            let served_by = recorded
+                .iter()
+                .find(|key| service.serves(&wanted[*key].scope, &registry));
+            if let Some(wants) = served_by.and_then(|key| wanted.get_mut(key)) {
+                wants.bound = true;
+                wants.hosts.insert(host.clone());
+                continue;
+            }
+            match resolver.resolve(registry) {
                 Ok(scope) => {
                     let key = CacheKey::for_scope(&scope).as_str().to_string();
-                    wanted.insert(key, (scope, true, false));
+                    let wants = wanted.entry(key).or_insert_with(|| Wanted {
+                        scope,
+                        bound: true,
+                        login_only: false,
+                        hosts: BTreeSet::new(),
+                    });
+                    wants.bound = true;
+                    wants.hosts.insert(host.clone());
                 }
                 Err(e) => {
-                    unusable.insert(host, GetError::Binding(e));
+                    unusable.insert(host.clone(), GetError::Binding(e));
                 }
             }
         }
@@ -335,9 +380,16 @@ impl<O: Observer> Worker<O> {
                 self.incidents.forget(&tracked.host);
             }
         }
-        for (key, (scope, bound, login_only)) in wanted {
+        for (key, wants) in wanted {
+            let Wanted {
+                scope,
+                bound,
+                login_only,
+                hosts,
+            } = wants;
             let tracked = self.registries.entry(key).or_default();
             tracked.host = scope.registry.host().to_string();
+            tracked.hosts = hosts;
             tracked.bound = bound;
             tracked.login_only = login_only;
             tracked.source = if login_only {
@@ -355,6 +407,7 @@ impl<O: Observer> Worker<O> {
         for (host, error) in unusable {
             let tracked = self.registries.entry(host.clone()).or_default();
             let (error, parks) = as_fetch_error(error);
+            tracked.hosts = BTreeSet::from([host.clone()]);
             tracked.host = host;
             tracked.bound = true;
             tracked.scope = None;
@@ -485,28 +538,30 @@ impl<O: Observer> Worker<O> {
         let mut tracked: Vec<&Tracked> = self.registries.values().collect();
         tracked.sort_by_key(|t| !t.bound);
         for t in tracked {
-            let view = views.entry(&t.host).or_insert_with(|| RegistryView {
-                host: t.host.clone(),
-                source: t.source.clone(),
-                key_set: t.key_set.clone(),
-                token: None,
-                refreshing: false,
-                error: None,
-                next_attempt: None,
-            });
-            if t.token
-                .is_some_and(|a| view.token.is_none_or(|b| a.expires_at > b.expires_at))
-            {
-                view.token = t.token;
+            for host in &t.hosts {
+                let view = views.entry(host).or_insert_with(|| RegistryView {
+                    host: host.clone(),
+                    source: t.source.clone(),
+                    key_set: t.key_set.clone(),
+                    token: None,
+                    refreshing: false,
+                    error: None,
+                    next_attempt: None,
+                });
+                if t.token
+                    .is_some_and(|a| view.token.is_none_or(|b| a.expires_at > b.expires_at))
+                {
+                    view.token = t.token;
+                }
+                view.refreshing |= t.refreshing;
+                if view.error.is_none() {
+                    view.error = t.error.clone();
+                }
+                view.next_attempt = match (view.next_attempt, t.due(now)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
             }
-            view.refreshing |= t.refreshing;
-            if view.error.is_none() {
-                view.error = t.error.clone();
-            }
-            view.next_attempt = match (view.next_attempt, t.due(now)) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
         }
         let overview = Overview {
             registries: views.into_values().collect(),
