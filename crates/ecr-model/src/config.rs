@@ -110,17 +110,62 @@ impl fmt::Display for RejectedBinding {
     }
 }
 
-/// The file as read: bindings still raw, decoded one by one into [`ProductConfig`].
-#[derive(Deserialize)]
+/// The file as read: bindings still raw text, decoded one by one into [`ProductConfig`].
+///
+/// Read in one pass by [`RawConfigVisitor`] (not `#[serde(flatten)]`, which buffers the whole
+/// document into an intermediate tree first): this runs on every `get`, and a config with
+/// hundreds of bindings must cost a `get` next to nothing.
 struct RawConfig {
-    #[serde(default)]
     refresh_margin: Option<String>,
-    #[serde(default)]
     key_sets: BTreeMap<String, KeySetConfig>,
-    #[serde(default)]
-    bindings: Vec<serde_json::Value>,
-    #[serde(flatten)]
+    bindings: Vec<Box<serde_json::value::RawValue>>,
     other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for RawConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RawConfigVisitor)
+    }
+}
+
+struct RawConfigVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RawConfigVisitor {
+    type Value = RawConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the product config (a JSON object)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawConfig, A::Error> {
+        use serde::de::Error;
+        let mut refresh_margin = None;
+        let mut key_sets = None;
+        let mut bindings = None;
+        let mut other = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "refresh_margin" if refresh_margin.is_none() => {
+                    refresh_margin = Some(map.next_value::<Option<String>>()?);
+                }
+                "key_sets" if key_sets.is_none() => key_sets = Some(map.next_value()?),
+                "bindings" if bindings.is_none() => bindings = Some(map.next_value()?),
+                "refresh_margin" | "key_sets" | "bindings" => {
+                    return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
+                }
+                _ => {
+                    let value = map.next_value()?;
+                    other.insert(key, value);
+                }
+            }
+        }
+        Ok(RawConfig {
+            refresh_margin: refresh_margin.flatten(),
+            key_sets: key_sets.unwrap_or_default(),
+            bindings: bindings.unwrap_or_default(),
+            other,
+        })
+    }
 }
 
 impl From<RawConfig> for ProductConfig {
@@ -131,12 +176,13 @@ impl From<RawConfig> for ProductConfig {
             // Decoded once (this runs on every `get`): the registry is read apart only to name
             // an entry that does not decode.
             let registry = || {
-                entry
+                serde_json::from_str::<serde_json::Value>(entry.get())
+                    .ok()?
                     .get("registry")
                     .and_then(serde_json::Value::as_str)
                     .and_then(|text| RegistryMatch::parse(text).ok())
             };
-            match Binding::deserialize(&entry) {
+            match serde_json::from_str::<Binding>(entry.get()) {
                 Ok(binding) => bindings.push(binding),
                 Err(e) => rejected_bindings.push(RejectedBinding {
                     position: index + 1,

@@ -7,7 +7,6 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use crate::programs;
 
@@ -20,8 +19,9 @@ pub enum Stdin {
     Read(Vec<u8>),
 }
 
-/// Runs the full program with `args`; returns only if it could not be started.
-pub fn run_full_program(args: &[OsString], stdin: Stdin) -> ExitCode {
+/// Runs the full program with `args`; returns (an exit status) only if it could not be
+/// started, or, off Unix, once it has ended.
+pub fn run_full_program(args: &[OsString], stdin: Stdin) -> i32 {
     let full = match full_program() {
         Ok(full) => full,
         Err(message) => return fail(&message),
@@ -50,20 +50,16 @@ fn full_program() -> Result<PathBuf, String> {
 }
 
 #[cfg(unix)]
-fn run(mut command: std::process::Command, full: &std::path::Path) -> ExitCode {
+fn run(mut command: std::process::Command, full: &std::path::Path) -> i32 {
     use std::os::unix::process::CommandExt;
     let e = command.exec();
     fail(&format!("cannot run {}: {e}", full.display()))
 }
 
 #[cfg(not(unix))]
-fn run(mut command: std::process::Command, full: &std::path::Path) -> ExitCode {
+fn run(mut command: std::process::Command, full: &std::path::Path) -> i32 {
     match command.status() {
-        Ok(status) => match status.code() {
-            Some(0) => ExitCode::SUCCESS,
-            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-            None => ExitCode::FAILURE,
-        },
+        Ok(status) => status.code().unwrap_or(1),
         Err(e) => fail(&format!("cannot run {}: {e}", full.display())),
     }
 }
@@ -87,7 +83,9 @@ fn restore_stdin(_bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// One line on stdout (the protocol's error channel), exit 1.
-fn fail(message: &str) -> ExitCode {
-    println!("{message}");
-    ExitCode::FAILURE
+fn fail(message: &str) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{message}").and_then(|()| out.flush());
+    1
 }

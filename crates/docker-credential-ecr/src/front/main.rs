@@ -8,8 +8,15 @@
 //! ([`handoff`]). This program links no AWS SDK, TLS, async runtime, keychain or command-line
 //! parser: those cost a 21 MB binary's relocations and page faults on every run.
 //!
+//! On Linux the program has no Rust `main`: the C entry point below skips std's runtime
+//! set-up (it reads `/proc/self/maps` to place a stack guard and installs signal handlers),
+//! which this one-shot reader of two files does not need; `std::env::args_os` still works
+//! (glibc hands std the arguments). The full program keeps std's usual start.
+//!
 //! Output discipline is the full program's: stdout carries the answer only; this program logs
 //! nothing (whatever it would have to say, it leaves to the full program).
+
+#![cfg_attr(target_os = "linux", no_main)]
 
 #[path = "../programs.rs"]
 #[allow(dead_code, reason = "each program uses one direction")]
@@ -22,15 +29,27 @@ mod handoff;
 mod warm_get;
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
-fn main() -> ExitCode {
+/// The C entry point (Linux): see the module docs.
+#[cfg(target_os = "linux")]
+#[unsafe(no_mangle)]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    run()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(u8::try_from(run()).unwrap_or(1))
+}
+
+/// The program; returns its exit status.
+fn run() -> i32 {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let stdin = match args.as_slice() {
         #[cfg(target_os = "linux")]
         [verb] if verb == "get" => match warm_get::answer() {
-            warm_get::Outcome::Answered => return ExitCode::SUCCESS,
-            warm_get::Outcome::WriteFailed => return ExitCode::FAILURE,
+            warm_get::Outcome::Answered => return 0,
+            warm_get::Outcome::WriteFailed => return 1,
             warm_get::Outcome::HandOff(input) => handoff::Stdin::Read(input),
         },
         _ => handoff::Stdin::Untouched,
