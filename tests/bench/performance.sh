@@ -35,6 +35,10 @@ PASSWORD=bench-password
 RUNS=${RUNS:-100}
 COLD_RUNS=${COLD_RUNS:-40}
 WARMUP=${WARMUP:-5}
+# Rows compared with each other run in ROUNDS hyperfine runs, the order reversed every other
+# round, and each row's median is over all its runs: a machine whose speed drifts during the
+# benchmark then favours no row.
+ROUNDS=${ROUNDS:-3}
 CONCURRENT=${CONCURRENT:-8}
 SCALE_BINDINGS=${SCALE_BINDINGS:-200}
 LEGACY_REGISTRIES=${LEGACY_REGISTRIES:-50}
@@ -261,6 +265,24 @@ measure() {
   (cd "$WORK" && in_env hyperfine "${args[@]}" "$command")
 }
 
+# measure_rounds LABEL RUNS COMMAND...: the commands side by side in ROUNDS hyperfine runs
+# (the order reversed every other round), exported as $RESULTS_DIR/LABEL-rN.json.
+measure_rounds() {
+  local label=$1 runs=$2 round i
+  shift 2
+  local commands=("$@") ordered
+  for ((round = 1; round <= ROUNDS; round++)); do
+    ordered=()
+    if ((round % 2 == 0)); then
+      for ((i = ${#commands[@]} - 1; i >= 0; i--)); do ordered+=("${commands[i]}"); done
+    else
+      ordered=("${commands[@]}")
+    fi
+    (cd "$WORK" && in_env hyperfine -N --warmup "$WARMUP" --runs "$runs" \
+      --export-json "$RESULTS_DIR/$label-r$round.json" "${ordered[@]}")
+  done
+}
+
 # make_scale_configs: config dirs cfg-one (REGISTRY bound to profile bench) and cfg-many
 # (SCALE_BINDINGS registries bound to it, REGISTRY the last), written by `add` itself.
 make_scale_configs() {
@@ -399,10 +421,8 @@ CACHE_FILE=$(find "$OUR_CACHE" -name '*.json' | head -1)
 [[ -n $CACHE_FILE ]] || die "no cache file under $OUR_CACHE"
 wrap() { printf "sh -c 'exec %s < %s'" "$1" "$WORK/host.txt"; }
 
-measure floor "$RUNS" "" "$(wrap true)"
-measure floor-cat "$RUNS" "" "$(wrap "cat $CACHE_FILE")"
-measure warm-ours "$RUNS" "" "$(wrap "$OURS get")"
-measure warm-go "$RUNS" "" "$(wrap "$GO_HELPER get")"
+measure_rounds warm "$RUNS" "$(wrap true)" "$(wrap "cat $CACHE_FILE")" "$(wrap "$OURS get")" \
+  "$(wrap "$GO_HELPER get")"
 CALLS_BEFORE_COLD=$(fake_calls)
 measure cold-ours "$COLD_RUNS" "rm -rf $OUR_CACHE $OUR_STATE" "$(wrap "$OURS get")"
 measure cold-go "$COLD_RUNS" "rm -f $GO_CACHE" "$(wrap "$GO_HELPER get")"
@@ -414,15 +434,16 @@ SILENT_IMDS_GO=$(silent_imds_get "$GO_HELPER")
 
 echo "== scale: $SCALE_BINDINGS bindings, $LEGACY_REGISTRIES registries in a row, the agent"
 make_scale_configs
-measure bindings "$RUNS" "" \
-  "sh -c 'XDG_CONFIG_HOME=$WORK/cfg-{cfg} exec $OURS get < $WORK/host.txt'" -L cfg one,many
+measure_rounds bindings "$RUNS" \
+  "sh -c 'XDG_CONFIG_HOME=$WORK/cfg-one exec $OURS get < $WORK/host.txt'" \
+  "sh -c 'XDG_CONFIG_HOME=$WORK/cfg-many exec $OURS get < $WORK/host.txt'"
 CALLS_BEFORE_OFFLINE=$(fake_calls)
 measure status-many "$COLD_RUNS" "" "sh -c 'XDG_CONFIG_HOME=$WORK/cfg-many exec $OURS status > /dev/null'"
 measure list-many "$COLD_RUNS" "" "sh -c 'XDG_CONFIG_HOME=$WORK/cfg-many exec $OURS list > /dev/null'"
 OFFLINE_CALLS=$(($(fake_calls) - CALLS_BEFORE_OFFLINE))
 make_legacy_hosts
-measure legacy "$LEGACY_RUNS" "" "sh $WORK/legacy.sh {helper} $WORK/legacy" \
-  -L helper "$OURS,$GO_HELPER,/bin/true"
+measure_rounds legacy "$LEGACY_RUNS" "sh $WORK/legacy.sh $OURS $WORK/legacy" \
+  "sh $WORK/legacy.sh $GO_HELPER $WORK/legacy" "sh $WORK/legacy.sh /bin/true $WORK/legacy"
 agent_at_rest
 read -r AGENT_RSS AGENT_TICKS AGENT_CALLS <<<"$AGENT_RESULT"
 
@@ -432,7 +453,7 @@ EXPECTED_COLD_CALLS=$((2 * (WARMUP + COLD_RUNS)))
 python3 - "$RESULTS_DIR" "$((CALLS_AFTER_COLD - CALLS_BEFORE_COLD))" "$EXPECTED_COLD_CALLS" \
   "$CONCURRENT" "$CONCURRENT_OURS" "$CONCURRENT_GO" "$SILENT_IMDS_OURS" "$SILENT_IMDS_GO" \
   "$SCALE_BINDINGS" "$LEGACY_REGISTRIES" "$((LEGACY_CALLS_AFTER - LEGACY_CALLS_BEFORE))" \
-  "$OFFLINE_CALLS" "$AGENT_RSS" "$AGENT_TICKS" "$AGENT_CALLS" "$AGENT_WINDOW" \
+  "$OFFLINE_CALLS" "$AGENT_RSS" "$AGENT_TICKS" "$AGENT_CALLS" "$AGENT_WINDOW" "$OURS" \
   <<'EOF' | tee "$RESULTS_DIR/summary.md"
 import json, sys
 results = sys.argv[1]
@@ -442,24 +463,35 @@ imds_ours, imds_go = sys.argv[7:9]
 bindings, legacy_n, legacy_prime_calls, offline_calls = (int(a) for a in sys.argv[9:13])
 agent_rss_kib, agent_ticks, agent_calls, agent_window = (int(a) for a in sys.argv[13:17])
 
-def medians_ms(label):
-    runs = json.load(open(f"{results}/{label}.json"))["results"]
-    return [r["median"] * 1000 for r in runs]
+import glob, statistics
 
 def median_ms(label):
-    return medians_ms(label)[0]
+    runs = json.load(open(f"{results}/{label}.json"))["results"]
+    return runs[0]["median"] * 1000
+
+def pooled_ms(label, marker):
+    """The median over every round of LABEL of the one command holding MARKER."""
+    times = []
+    for path in sorted(glob.glob(f"{results}/{label}-r*.json")):
+        found = [r for r in json.load(open(path))["results"] if marker in r["command"]]
+        assert len(found) == 1, (path, marker)
+        times += found[0]["times"]
+    return statistics.median(times) * 1000
 
 verdicts = []
 def verdict(ok):
     verdicts.append(ok)
     return "PASS" if ok else "MISS"
 
-floor, floor_cat = median_ms("floor"), median_ms("floor-cat")
-warm_ours, warm_go = median_ms("warm-ours"), median_ms("warm-go")
+ours_marker, go_marker = sys.argv[17], "docker-credential-ecr-login"
+floor, floor_cat = pooled_ms("warm", "exec true <"), pooled_ms("warm", "exec cat ")
+warm_ours, warm_go = pooled_ms("warm", ours_marker + " get"), pooled_ms("warm", go_marker)
 cold_ours, cold_go = median_ms("cold-ours"), median_ms("cold-go")
-one, many = medians_ms("bindings")
+one, many = pooled_ms("bindings", "cfg-one"), pooled_ms("bindings", "cfg-many")
 status_many, list_many = median_ms("status-many"), median_ms("list-many")
-legacy_ours, legacy_go, legacy_floor = medians_ms("legacy")
+legacy_ours = pooled_ms("legacy", "legacy.sh " + ours_marker + " ")
+legacy_go = pooled_ms("legacy", go_marker)
+legacy_floor = pooled_ms("legacy", "legacy.sh /bin/true")
 
 print("| row | docker-credential-ecr | docker-credential-ecr-login | ours / Go | target | |")
 print("| --- | ---: | ---: | ---: | --- | --- |")
@@ -485,7 +517,8 @@ print(f"| agent, {bindings} registries: RSS (MiB) | {rss:.1f} | | | 30 at most |
 print(f"| agent: CPU (s) and API calls in {agent_window} s with nothing due | {agent_ticks / 100:.2f}, {agent_calls} | | "
       f"| 0.00, 0 | {verdict(agent_ticks == 0 and agent_calls == 0)} |")
 print()
-print(f"Medians of hyperfine runs; each includes the {floor:.2f} ms wrapper floor. "
+print(f"Medians of hyperfine runs (rows side by side: over {len(glob.glob(results + '/warm-r*.json'))} rounds); "
+      f"each includes the {floor:.2f} ms wrapper floor. "
       f"Fake ECR calls during the cold runs (incl. warm-up): {cold_calls} (expected {expected}).")
 if cold_calls < expected:
     print("WARNING: some cold runs did not fetch a token: the cold numbers are not all cold.")
