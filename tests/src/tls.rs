@@ -17,6 +17,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use tempfile::TempDir;
+
+use crate::fake_handle::FakeEcr;
+
 /// Where Debian keeps the system's trusted roots as one PEM file.
 pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// Where Debian keeps them one file each, with OpenSSL's subject-hash links.
@@ -309,4 +313,34 @@ fn read(path: &Path) -> String {
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
+}
+
+/// A fake ECR serving TLS with a certificate from a throwaway CA (for `localhost` and
+/// 127.0.0.1), and the temp directory holding that CA's files.
+pub struct TlsFake {
+    pub fake: FakeEcr,
+    pub pki: TestPki,
+    pub dir: TempDir,
+}
+
+impl TlsFake {
+    /// A fake handing out tokens with `password`, its PKI under a new temp directory.
+    pub fn start(password: &str) -> TlsFake {
+        let dir = tempfile::Builder::new()
+            .prefix("ecr-e2e-tls-")
+            .tempdir()
+            .expect("pki dir");
+        let pki = TestPki::generate(&dir.path().join("pki"), &["localhost"], &["127.0.0.1"]);
+        let fake = FakeEcr::builder()
+            .tls(&pki.chain, &pki.server_key)
+            .password(password)
+            .start()
+            .expect("start fake ECR with TLS");
+        TlsFake { fake, pki, dir }
+    }
+
+    /// The API calls the fake has answered.
+    pub fn calls(&self) -> u64 {
+        self.fake.stats().expect("fake stats").calls
+    }
 }

@@ -19,46 +19,22 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use ecr_e2e::fake_handle::FakeEcr;
 use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, Run, Sandbox};
 use ecr_e2e::system::{DaemonProcess, accepts_connections, free_loopback_port, wait_until};
-use ecr_e2e::tls::TestPki;
+use ecr_e2e::tls::TlsFake;
 use tempfile::TempDir;
 
 /// The password the fake hands out.
 const PASSWORD: &str = "network-test-password";
 
-/// A fake ECR serving TLS with a certificate from a throwaway CA.
-struct TlsFake {
-    fake: FakeEcr,
-    pki: TestPki,
-    _dir: TempDir,
+/// What these tests ask of the TLS fake.
+trait NetworkFake {
+    /// `get` for the example registry, the API pointed at the fake, with `env` added.
+    fn get(&self, sandbox: &Sandbox, env: &[(&str, String)]) -> Run;
+    fn ca(&self) -> String;
 }
 
-impl TlsFake {
-    fn start() -> TlsFake {
-        let dir = tempfile::Builder::new()
-            .prefix("ecr-e2e-net-")
-            .tempdir()
-            .expect("pki dir");
-        let pki = TestPki::generate(dir.path(), &["localhost"], &["127.0.0.1"]);
-        let fake = FakeEcr::builder()
-            .tls(&pki.chain, &pki.server_key)
-            .password(PASSWORD)
-            .start()
-            .expect("start fake ECR with TLS");
-        TlsFake {
-            fake,
-            pki,
-            _dir: dir,
-        }
-    }
-
-    fn calls(&self) -> u64 {
-        self.fake.stats().expect("fake stats").calls
-    }
-
-    /// `get` for the example registry, the API pointed at the fake, with `env` added.
+impl NetworkFake for TlsFake {
     fn get(&self, sandbox: &Sandbox, env: &[(&str, String)]) -> Run {
         let mut helper = sandbox.helper().against(&self.fake.url());
         for (key, value) in env {
@@ -85,7 +61,7 @@ fn assert_got_password(run: &Run, sandbox: &Sandbox) {
 
 #[test]
 fn aws_ca_bundle_alone_trusts_a_private_ca() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let sandbox = Sandbox::new();
     let run = tls.get(&sandbox, &[("AWS_CA_BUNDLE", tls.ca())]);
     assert_got_password(&run, &sandbox);
@@ -94,7 +70,7 @@ fn aws_ca_bundle_alone_trusts_a_private_ca() {
 
 #[test]
 fn ssl_cert_file_alone_trusts_a_private_ca() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let sandbox = Sandbox::new();
     let run = tls.get(&sandbox, &[("SSL_CERT_FILE", tls.ca())]);
     assert_got_password(&run, &sandbox);
@@ -103,7 +79,7 @@ fn ssl_cert_file_alone_trusts_a_private_ca() {
 
 #[test]
 fn ca_bundle_in_the_aws_config_profile_trusts_a_private_ca() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let sandbox = Sandbox::new();
     std::fs::write(
         sandbox.aws_config_file(),
@@ -116,7 +92,7 @@ fn ca_bundle_in_the_aws_config_profile_trusts_a_private_ca() {
 
 #[test]
 fn untrusted_ca_fails_with_one_line_naming_registry_and_cause() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let sandbox = Sandbox::new();
     let run = tls.get(&sandbox, &[]);
 
@@ -228,7 +204,7 @@ impl Tinyproxy {
 
 #[test]
 fn https_proxy_carries_the_api_call() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let proxy = Tinyproxy::start(tls.fake.api_addr().port());
     let sandbox = Sandbox::new();
 
@@ -254,7 +230,7 @@ fn https_proxy_carries_the_api_call() {
 
 #[test]
 fn no_proxy_covering_the_host_bypasses_the_proxy() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let proxy = Tinyproxy::start(tls.fake.api_addr().port());
     let sandbox = Sandbox::new();
 

@@ -12,10 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ecr_e2e::fake_handle::FakeEcr;
 use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, Run, Sandbox};
-use ecr_e2e::tls::{SYSTEM_CERT_DIR, SYSTEM_ROOTS, SystemCertDirEntry, TestPki};
-use tempfile::TempDir;
+use ecr_e2e::tls::{SYSTEM_CERT_DIR, SYSTEM_ROOTS, SystemCertDirEntry, TlsFake};
 
 /// The password the fake hands out.
 const PASSWORD: &str = "trust-roots-test-password";
@@ -23,39 +21,20 @@ const PASSWORD: &str = "trust-roots-test-password";
 /// What the helper logs (at debug) when it consults the certificate directories.
 const FALLBACK_LOG: &str = "retrying with the certificate directories";
 
-/// A fake ECR serving TLS with a certificate from a throwaway CA.
-struct TlsFake {
-    fake: FakeEcr,
-    pki: TestPki,
-    dir: TempDir,
+/// What these tests ask of the TLS fake.
+trait RootsFake {
+    /// A directory holding the CA alone, hashed by `openssl rehash`.
+    fn rehashed_ca_dir(&self) -> PathBuf;
+    /// `get` for the example registry against the fake, logging at debug, with `env` added;
+    /// under `strace` (the trace written to `trace`) when one is given.
+    fn get(&self, sandbox: &Sandbox, env: &[(&str, &Path)], trace: Option<&Path>) -> Run;
 }
 
-impl TlsFake {
-    fn start() -> TlsFake {
-        let dir = tempfile::Builder::new()
-            .prefix("ecr-e2e-roots-")
-            .tempdir()
-            .expect("pki dir");
-        let pki = TestPki::generate(&dir.path().join("pki"), &["localhost"], &["127.0.0.1"]);
-        let fake = FakeEcr::builder()
-            .tls(&pki.chain, &pki.server_key)
-            .password(PASSWORD)
-            .start()
-            .expect("start fake ECR with TLS");
-        TlsFake { fake, pki, dir }
-    }
-
-    fn calls(&self) -> u64 {
-        self.fake.stats().expect("fake stats").calls
-    }
-
-    /// A directory holding the CA alone, hashed by `openssl rehash`.
+impl RootsFake for TlsFake {
     fn rehashed_ca_dir(&self) -> PathBuf {
         self.pki.rehashed_dir(&self.dir.path().join("certs"))
     }
 
-    /// `get` for the example registry against the fake, logging at debug, with `env` added;
-    /// under `strace` (the trace written to `trace`) when one is given.
     fn get(&self, sandbox: &Sandbox, env: &[(&str, &Path)], trace: Option<&Path>) -> Run {
         let mut helper = match trace {
             Some(trace) => sandbox.helper_under(&[
@@ -119,7 +98,7 @@ fn opened_in(opened: &[String], dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_ca_in_ssl_cert_file_is_trusted_without_reading_ssl_cert_dir() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let dir = tls.rehashed_ca_dir();
     let sandbox = Sandbox::new();
     let trace = sandbox.root().join("openat.trace");
@@ -147,7 +126,7 @@ fn a_ca_in_ssl_cert_file_is_trusted_without_reading_ssl_cert_dir() {
 
 #[test]
 fn the_system_locations_read_only_the_bundle_file_when_it_knows_the_ca() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let sandbox = Sandbox::new();
     let trace = sandbox.root().join("openat.trace");
     // The CA comes from AWS_CA_BUNDLE; the system's own locations are probed as for any user.
@@ -168,7 +147,7 @@ fn the_system_locations_read_only_the_bundle_file_when_it_knows_the_ca() {
 
 #[test]
 fn a_ca_only_in_ssl_cert_dir_is_trusted_after_an_unknown_issuer() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let dir = tls.rehashed_ca_dir();
     let sandbox = Sandbox::new();
     let run = tls.get(
@@ -186,7 +165,7 @@ fn a_ca_only_in_ssl_cert_dir_is_trusted_after_an_unknown_issuer() {
 
 #[test]
 fn a_ca_linked_only_into_the_system_certificate_directory_is_trusted() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let _entry = SystemCertDirEntry::install(&tls.pki);
     let sandbox = Sandbox::new();
     let run = tls.get(&sandbox, &[], None);
@@ -196,7 +175,7 @@ fn a_ca_linked_only_into_the_system_certificate_directory_is_trusted() {
 
 #[test]
 fn a_ca_in_no_location_fails_with_one_line_naming_the_untrusted_certificate() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let sandbox = Sandbox::new();
     let run = tls.get(&sandbox, &[], None);
 
@@ -223,7 +202,7 @@ fn a_ca_in_no_location_fails_with_one_line_naming_the_untrusted_certificate() {
 
 #[test]
 fn a_malformed_aws_ca_bundle_fails_with_one_line_not_a_panic() {
-    let tls = TlsFake::start();
+    let tls = TlsFake::start(PASSWORD);
     let sandbox = Sandbox::new();
     let bundle = sandbox.root().join("corp-ca.pem");
     std::fs::write(

@@ -27,12 +27,13 @@ use crate::cli::{Cli, Command};
 use crate::protocol::Failure;
 
 fn main() -> ExitCode {
-    if let Some(verb) = cli::ProtocolVerb::from_args(std::env::args_os()) {
-        return run_protocol_verb(verb);
-    }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return cli::report_parse_error(e),
+    // The protocol's verbs, as docker runs them, skip building the full parser.
+    let cli = match cli::ProtocolVerb::from_args(std::env::args_os()) {
+        Some(verb) => Cli::of_verb(verb),
+        None => match Cli::try_parse() {
+            Ok(cli) => cli,
+            Err(e) => return cli::report_parse_error(e),
+        },
     };
     if cli.version || matches!(cli.command, Some(Command::Version)) {
         println!("{}", verbs::version_line());
@@ -71,31 +72,6 @@ fn main() -> ExitCode {
             commands::completions(shell);
             return ExitCode::SUCCESS;
         }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => fail(&failure),
-    }
-}
-
-/// A protocol verb as docker runs it (`docker-credential-ecr get`, nothing else on the command
-/// line), without building the full command line parser: what `get` pays for on every pull.
-fn run_protocol_verb(verb: cli::ProtocolVerb) -> ExitCode {
-    use cli::ProtocolVerb;
-    if verb == ProtocolVerb::Version {
-        println!("{}", verbs::version_line());
-        return ExitCode::SUCCESS;
-    }
-    let Some(paths) = user_paths() else {
-        return fail(&no_home());
-    };
-    logging::init(&paths, logging::LogMode::Quiet);
-    let result = match verb {
-        ProtocolVerb::Get => verbs::get(&paths),
-        ProtocolVerb::Store => verbs::store(&paths),
-        ProtocolVerb::Erase => verbs::erase(&paths),
-        ProtocolVerb::List => verbs::list(&paths),
-        ProtocolVerb::Version => unreachable!("answered above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -105,10 +105,14 @@ impl TokenSource for SdkTokenSource {
         let key_set = scope.source.key_set_name();
         async {
             check_transport(scope)?;
-            // Each step is bounded by `deadline` itself, so that a timeout names the step.
+            // Each step is bounded by `deadline` itself, so that a timeout names the step; each
+            // one's time goes to the debug log (where a cold `get`'s milliseconds go).
+            let started = std::time::Instant::now();
             let client = http::client_for(scope, deadline).await?;
+            let client_ready = started.elapsed();
             let identity =
                 identity::resolve(scope, client.clone(), self.secrets.as_ref(), deadline).await?;
+            let identity_ready = started.elapsed();
             let mut token = ecr::get_authorization_token(
                 &scope.registry,
                 scope.endpoint.as_deref(),
@@ -117,6 +121,12 @@ impl TokenSource for SdkTokenSource {
                 deadline,
             )
             .await?;
+            tracing::debug!(
+                client_us = client_ready.as_micros() as u64,
+                credentials_us = (identity_ready - client_ready).as_micros() as u64,
+                api_call_us = (started.elapsed() - identity_ready).as_micros() as u64,
+                "token fetched"
+            );
             token.credentials_expire_at = identity.expires_at;
             Ok(token)
         }
