@@ -283,6 +283,19 @@ measure_rounds() {
   done
 }
 
+# cold_breakdown: COLD_RUNS cold gets with the debug log on; writes the fetch steps' times
+# ("token fetched client_us=… credentials_us=… api_call_us=…") to $RESULTS_DIR/cold-steps.txt.
+cold_breakdown() {
+  local i log=$OUR_STATE/docker-credential-ecr.log
+  : >"$RESULTS_DIR/cold-steps.txt"
+  for ((i = 0; i < COLD_RUNS; i++)); do
+    rm -rf "$OUR_CACHE" "$OUR_STATE"
+    (cd "$WORK" && in_env DOCKER_CREDENTIAL_ECR_LOG=debug "$OURS" get <"$WORK/host.txt" >/dev/null) ||
+      die "a cold get with the debug log failed"
+    grep -h 'token fetched' "$log" >>"$RESULTS_DIR/cold-steps.txt" || die "no 'token fetched' line in $log"
+  done
+}
+
 # make_scale_configs: config dirs cfg-one (REGISTRY bound to profile bench) and cfg-many
 # (SCALE_BINDINGS registries bound to it, REGISTRY the last), written by `add` itself.
 make_scale_configs() {
@@ -427,6 +440,8 @@ CALLS_BEFORE_COLD=$(fake_calls)
 measure cold-ours "$COLD_RUNS" "rm -rf $OUR_CACHE $OUR_STATE" "$(wrap "$OURS get")"
 measure cold-go "$COLD_RUNS" "rm -f $GO_CACHE" "$(wrap "$GO_HELPER get")"
 CALLS_AFTER_COLD=$(fake_calls)
+measure_rounds start "$RUNS" "$(wrap "$OURS version")" "$(wrap "$(dirname "$OURS")/docker-credential-ecr-full version")"
+cold_breakdown
 CONCURRENT_OURS=$(concurrent_cold "$OURS" "$OUR_CACHE")
 CONCURRENT_GO=$(concurrent_cold "$GO_HELPER" "$GO_CACHE")
 SILENT_IMDS_OURS=$(silent_imds_get "$OURS")
@@ -492,6 +507,16 @@ status_many, list_many = median_ms("status-many"), median_ms("list-many")
 legacy_ours = pooled_ms("legacy", "legacy.sh " + ours_marker + " ")
 legacy_go = pooled_ms("legacy", go_marker)
 legacy_floor = pooled_ms("legacy", "legacy.sh /bin/true")
+start_front = pooled_ms("start", ours_marker + " version")
+start_full = pooled_ms("start", "docker-credential-ecr-full version")
+import re
+steps = {"client_us": [], "credentials_us": [], "api_call_us": []}
+for line in open(f"{results}/cold-steps.txt"):
+    for name in steps:
+        found = re.search(name + r"=(\d+)", line)
+        if found:
+            steps[name].append(int(found.group(1)) / 1000)
+step_ms = {name: statistics.median(values) for name, values in steps.items() if values}
 
 print("| row | docker-credential-ecr | docker-credential-ecr-login | ours / Go | target | |")
 print("| --- | ---: | ---: | ---: | --- | --- |")
@@ -516,6 +541,15 @@ rss = agent_rss_kib / 1024
 print(f"| agent, {bindings} registries: RSS (MiB) | {rss:.1f} | | | 30 at most | {verdict(rss <= 30)} |")
 print(f"| agent: CPU (s) and API calls in {agent_window} s with nothing due | {agent_ticks / 100:.2f}, {agent_calls} | | "
       f"| 0.00, 0 | {verdict(agent_ticks == 0 and agent_calls == 0)} |")
+print()
+print(f"Where a cold `get`'s {cold_ours:.2f} ms go (medians): "
+      f"`version` through the front program (two program starts and the wrapper) {start_front:.2f} ms, "
+      f"the full program's `version` alone {start_full:.2f} ms; inside the fetch (debug log of "
+      f"{len(steps['client_us'])} cold gets): HTTP client and trust roots {step_ms.get('client_us', 0):.2f} ms, "
+      f"credentials {step_ms.get('credentials_us', 0):.2f} ms, the API call (TLS set-up, handshake, "
+      f"signing, round trip) {step_ms.get('api_call_us', 0):.2f} ms; the rest "
+      f"{cold_ours - start_front - sum(step_ms.values()):.2f} ms (config and bindings, cache and "
+      f"state directories, lock, writes, runtime set-up).")
 print()
 print(f"Medians of hyperfine runs (rows side by side: over {len(glob.glob(results + '/warm-r*.json'))} rounds); "
       f"each includes the {floor:.2f} ms wrapper floor. "
