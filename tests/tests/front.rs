@@ -147,3 +147,29 @@ fn cache_files(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// The front program is small by construction: it loads no shared library but the C library
+/// (no unwinder, no TLS or crypto library), which is what keeps a warm `get` near the cost of
+/// starting a process at all.
+#[test]
+fn the_front_program_loads_only_the_c_library() {
+    let out = std::process::Command::new("readelf")
+        .args(["-d"])
+        .arg(helper_bin())
+        .output()
+        .expect("readelf (binutils) runs");
+    assert!(out.status.success(), "{out:?}");
+    let dynamic = String::from_utf8_lossy(&out.stdout);
+    let needed: Vec<&str> = dynamic
+        .lines()
+        .filter(|line| line.contains("(NEEDED)"))
+        .filter_map(|line| line.split('[').nth(1)?.split(']').next())
+        .collect();
+    assert!(!needed.is_empty(), "{dynamic}");
+    for library in &needed {
+        assert!(
+            library.starts_with("libc.so") || library.starts_with("ld-linux"),
+            "the front program needs {library}: {needed:?}"
+        );
+    }
+}

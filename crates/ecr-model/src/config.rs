@@ -110,16 +110,55 @@ impl fmt::Display for RejectedBinding {
     }
 }
 
-/// The file as read: bindings still raw text, decoded one by one into [`ProductConfig`].
-///
-/// Read in one pass by [`RawConfigVisitor`] (not `#[serde(flatten)]`, which buffers the whole
+/// The file as read, by [`RawConfigVisitor`] (not `#[serde(flatten)]`, which buffers the whole
 /// document into an intermediate tree first): this runs on every `get`, and a config with
 /// hundreds of bindings must cost a `get` next to nothing.
 struct RawConfig {
     refresh_margin: Option<String>,
     key_sets: BTreeMap<String, KeySetConfig>,
-    bindings: Vec<Box<serde_json::value::RawValue>>,
+    bindings: DecodedBindings,
     other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The `bindings` array decoded: the valid entries, and the ones that do not decode.
+#[derive(Default)]
+struct DecodedBindings {
+    valid: Vec<Binding>,
+    rejected: Vec<RejectedBinding>,
+}
+
+impl DecodedBindings {
+    /// Decodes the array `text`: in one typed pass when every entry is valid (the usual case),
+    /// else entry by entry, so that one bad entry costs only itself. Not an array: an error.
+    fn decode(text: &str) -> Result<DecodedBindings, serde_json::Error> {
+        if let Ok(valid) = serde_json::from_str::<Vec<Binding>>(text) {
+            return Ok(DecodedBindings {
+                valid,
+                rejected: Vec::new(),
+            });
+        }
+        let entries = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text)?;
+        let mut decoded = DecodedBindings::default();
+        for (index, entry) in entries.into_iter().enumerate() {
+            // The registry is read apart only to name an entry that does not decode.
+            let registry = || {
+                serde_json::from_str::<serde_json::Value>(entry.get())
+                    .ok()?
+                    .get("registry")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|text| RegistryMatch::parse(text).ok())
+            };
+            match serde_json::from_str::<Binding>(entry.get()) {
+                Ok(binding) => decoded.valid.push(binding),
+                Err(e) => decoded.rejected.push(RejectedBinding {
+                    position: index + 1,
+                    registry: registry(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Ok(decoded)
+    }
 }
 
 impl<'de> Deserialize<'de> for RawConfig {
@@ -149,7 +188,10 @@ impl<'de> serde::de::Visitor<'de> for RawConfigVisitor {
                     refresh_margin = Some(map.next_value::<Option<String>>()?);
                 }
                 "key_sets" if key_sets.is_none() => key_sets = Some(map.next_value()?),
-                "bindings" if bindings.is_none() => bindings = Some(map.next_value()?),
+                "bindings" if bindings.is_none() => {
+                    let text = map.next_value::<&serde_json::value::RawValue>()?;
+                    bindings = Some(DecodedBindings::decode(text.get()).map_err(A::Error::custom)?);
+                }
                 "refresh_margin" | "key_sets" | "bindings" => {
                     return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
                 }
@@ -170,33 +212,12 @@ impl<'de> serde::de::Visitor<'de> for RawConfigVisitor {
 
 impl From<RawConfig> for ProductConfig {
     fn from(raw: RawConfig) -> ProductConfig {
-        let mut bindings = Vec::new();
-        let mut rejected_bindings = Vec::new();
-        for (index, entry) in raw.bindings.into_iter().enumerate() {
-            // Decoded once (this runs on every `get`): the registry is read apart only to name
-            // an entry that does not decode.
-            let registry = || {
-                serde_json::from_str::<serde_json::Value>(entry.get())
-                    .ok()?
-                    .get("registry")
-                    .and_then(serde_json::Value::as_str)
-                    .and_then(|text| RegistryMatch::parse(text).ok())
-            };
-            match serde_json::from_str::<Binding>(entry.get()) {
-                Ok(binding) => bindings.push(binding),
-                Err(e) => rejected_bindings.push(RejectedBinding {
-                    position: index + 1,
-                    registry: registry(),
-                    reason: e.to_string(),
-                }),
-            }
-        }
         ProductConfig {
             refresh_margin: raw.refresh_margin,
             key_sets: raw.key_sets,
-            bindings,
+            bindings: raw.bindings.valid,
             other: raw.other,
-            rejected_bindings,
+            rejected_bindings: raw.bindings.rejected,
         }
     }
 }
@@ -378,6 +399,40 @@ impl LockedConfig<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bindings_decode_in_one_pass_or_entry_by_entry_and_must_be_an_array() {
+        let parse = |text: &str| serde_json::from_str::<ProductConfig>(text);
+        let good = r#"{"bindings": [
+            {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "source": "default_chain"},
+            {"registry": "210987654321.dkr.ecr.*.amazonaws.com", "source": {"profile": "p"}}
+        ]}"#;
+        let config = parse(good).unwrap();
+        assert_eq!(config.bindings.len(), 2);
+        assert!(config.rejected_bindings.is_empty());
+        let one_bad = r#"{"bindings": [
+            {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "source": "default_chain"},
+            {"registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com", "source": {"nope": 1}}
+        ]}"#;
+        let config = parse(one_bad).unwrap();
+        assert_eq!(config.bindings.len(), 1);
+        assert_eq!(config.rejected_bindings.len(), 1);
+        assert_eq!(config.rejected_bindings[0].position, 2);
+        assert_eq!(
+            config.rejected_bindings[0]
+                .registry
+                .as_ref()
+                .map(|r| r.to_string()),
+            Some("210987654321.dkr.ecr.eu-west-1.amazonaws.com".into())
+        );
+        for not_an_array in [r#"{"bindings": 5}"#, r#"{"bindings": {"a": 1}}"#] {
+            assert!(parse(not_an_array).is_err(), "{not_an_array}");
+        }
+        assert!(
+            parse(r#"{"bindings": [], "bindings": []}"#).is_err(),
+            "a duplicate field"
+        );
+    }
 
     fn sample() -> ProductConfig {
         let mut config = ProductConfig {

@@ -105,8 +105,10 @@ pub enum Registry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivateRegistry {
     host: String,
-    account_id: String,
-    region: String,
+    /// Where the account id and the region are in `host` (one allocation per registry: every
+    /// `get` parses each binding's host).
+    account_id: std::ops::Range<usize>,
+    region: std::ops::Range<usize>,
     partition: Partition,
     fips: bool,
     dual_stack: bool,
@@ -164,7 +166,7 @@ impl Registry {
         if let Some(&public) = PUBLIC_HOSTS.iter().find(|&&public| public == host) {
             return Ok(Registry::Public(PublicRegistry { host: public }));
         }
-        PrivateRegistry::from_host(&host).map(Registry::Private)
+        PrivateRegistry::from_host(host).map(Registry::Private)
     }
 
     /// The canonical host: lower-case, without port or trailing dot.
@@ -216,7 +218,7 @@ impl Registry {
     pub fn cache_id(&self) -> String {
         match self {
             Registry::Private(private) => {
-                let mut id = format!("private:{}:{}", private.account_id, private.region);
+                let mut id = format!("private:{}:{}", private.account_id(), private.region());
                 if private.fips {
                     id.push_str(":fips");
                 }
@@ -263,12 +265,12 @@ impl fmt::Display for Registry {
 impl PrivateRegistry {
     /// The 12-digit AWS account id that owns the registry.
     pub fn account_id(&self) -> &str {
-        &self.account_id
+        &self.host[self.account_id.clone()]
     }
 
     /// The region of the registry, which is also the region its API is called in.
     pub fn region(&self) -> &str {
-        &self.region
+        &self.host[self.region.clone()]
     }
 
     /// The partition of the region.
@@ -293,7 +295,8 @@ impl PrivateRegistry {
     }
 
     /// Recognises a normalised host (lower-case ASCII, labels checked).
-    fn from_host(host: &str) -> Result<PrivateRegistry, NotEcr> {
+    fn from_host(owned_host: String) -> Result<PrivateRegistry, NotEcr> {
+        let host = owned_host.as_str();
         let Some((suffix, endpoint, partitions, rest)) =
             SUFFIXES.iter().find_map(|&(suffix, endpoint, partitions)| {
                 let rest = host.strip_suffix(suffix)?.strip_suffix('.')?;
@@ -333,10 +336,11 @@ impl PrivateRegistry {
                 ));
             }
         };
+        let (account_id, region) = (range_in(host, account_id), range_in(host, region));
         Ok(PrivateRegistry {
-            host: host.to_owned(),
-            account_id: account_id.to_owned(),
-            region: region.to_owned(),
+            host: owned_host,
+            account_id,
+            region,
             partition,
             fips,
             dual_stack: endpoint == Endpoint::DualStack,
@@ -434,6 +438,12 @@ fn normalise(server_address: &str) -> Result<String, NotEcr> {
     if address.is_empty() {
         return Err(NotEcr::new("the server address is empty".to_owned()));
     }
+    // The common case, a host already in canonical form (what `add` writes and docker sends),
+    // normalises to itself: skip the scheme, path, userinfo and port steps (every `get` parses
+    // each binding's host).
+    if labels_ok(address) {
+        return Ok(address.to_owned());
+    }
     // `scheme://`, only when what precedes `://` is a scheme (so not a path).
     let without_scheme = match address.split_once("://") {
         Some((scheme, rest)) if is_scheme(scheme) => rest,
@@ -472,16 +482,21 @@ fn normalise(server_address: &str) -> Result<String, NotEcr> {
     if canonical.ends_with('.') {
         canonical.pop();
     }
-    let labels_ok = canonical.split('.').all(|label| {
+    if !labels_ok(&canonical) {
+        return Err(NotEcr::host(&canonical));
+    }
+    Ok(canonical)
+}
+
+/// Whether every dot-separated label of `host` is non-empty and only lower-case letters,
+/// digits and hyphens: the canonical form.
+fn labels_ok(host: &str) -> bool {
+    host.split('.').all(|label| {
         !label.is_empty()
             && label
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    });
-    if !labels_ok {
-        return Err(NotEcr::host(&canonical));
-    }
-    Ok(canonical)
+    })
 }
 
 /// `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, as in RFC 3986.
@@ -489,6 +504,12 @@ fn is_scheme(scheme: &str) -> bool {
     let mut bytes = scheme.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// Where `part`, a slice of `whole`, is in it.
+fn range_in(whole: &str, part: &str) -> std::ops::Range<usize> {
+    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+    start..start + part.len()
 }
 
 /// Exactly 12 ASCII digits.

@@ -25,6 +25,8 @@ mod programs;
 #[cfg(target_os = "linux")]
 mod guard;
 mod handoff;
+#[cfg(all(target_os = "linux", not(test)))]
+mod no_unwind;
 #[cfg(target_os = "linux")]
 mod warm_get;
 
