@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 
-# Debian packages the end-to-end tests and tests/bench/get-latency.sh use:
+# Debian packages the end-to-end tests and tests/bench/performance.sh use:
 # - docker.io (dockerd), docker-registry, apache2-utils (htpasswd): docker push/pull through the
 #   helper against a registry under a genuine ECR host name;
 # - skopeo: a second, daemon-less client of credHelpers;
