@@ -279,17 +279,7 @@ fn server_extensions(dns_names: &[&str], ips: &[&str]) -> String {
 
 /// Runs `openssl ARGS...`, panicking with its output unless it succeeds.
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("run openssl (Debian package `openssl`)");
-    assert!(
-        out.status.success(),
-        "openssl {} failed: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    openssl_output(args);
 }
 
 /// Runs `openssl ARGS...` and returns its stdout, panicking unless it succeeds.
