@@ -112,7 +112,9 @@ impl fmt::Display for RejectedBinding {
 
 /// The file as read, by [`RawConfigVisitor`] (not `#[serde(flatten)]`, which buffers the whole
 /// document into an intermediate tree first): this runs on every `get`, and a config with
-/// hundreds of bindings must cost a `get` next to nothing.
+/// hundreds of bindings must cost a `get` next to nothing. The `bindings` array is borrowed as
+/// raw text, so a [`ProductConfig`] decodes from JSON text in memory (`serde_json::from_slice`,
+/// `from_str`, as [`ConfigFile::load`] does), not from a reader or a `serde_json::Value`.
 struct RawConfig {
     refresh_margin: Option<String>,
     key_sets: BTreeMap<String, KeySetConfig>,
@@ -131,24 +133,27 @@ impl DecodedBindings {
     /// Decodes the array `text`: in one typed pass when every entry is valid (the usual case),
     /// else entry by entry, so that one bad entry costs only itself. Not an array: an error.
     fn decode(text: &str) -> Result<DecodedBindings, serde_json::Error> {
+        // The fast path only when the entries hold no duplicate key (which a JSON value, below,
+        // resolves as the last one, and typed decoding refuses).
         if let Ok(valid) = serde_json::from_str::<Vec<Binding>>(text) {
             return Ok(DecodedBindings {
                 valid,
                 rejected: Vec::new(),
             });
         }
-        let entries = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text)?;
+        // Entry by entry, each through a JSON value (as before the fast path: a duplicate key
+        // in an entry keeps its last value, and a reason carries no position of the entry's own).
+        let entries = serde_json::from_str::<Vec<serde_json::Value>>(text)?;
         let mut decoded = DecodedBindings::default();
         for (index, entry) in entries.into_iter().enumerate() {
             // The registry is read apart only to name an entry that does not decode.
             let registry = || {
-                serde_json::from_str::<serde_json::Value>(entry.get())
-                    .ok()?
+                entry
                     .get("registry")
                     .and_then(serde_json::Value::as_str)
                     .and_then(|text| RegistryMatch::parse(text).ok())
             };
-            match serde_json::from_str::<Binding>(entry.get()) {
+            match Binding::deserialize(&entry) {
                 Ok(binding) => decoded.valid.push(binding),
                 Err(e) => decoded.rejected.push(RejectedBinding {
                     position: index + 1,
@@ -190,7 +195,9 @@ impl<'de> serde::de::Visitor<'de> for RawConfigVisitor {
                 "key_sets" if key_sets.is_none() => key_sets = Some(map.next_value()?),
                 "bindings" if bindings.is_none() => {
                     let text = map.next_value::<&serde_json::value::RawValue>()?;
-                    bindings = Some(DecodedBindings::decode(text.get()).map_err(A::Error::custom)?);
+                    let decoded = DecodedBindings::decode(text.get())
+                        .map_err(|_| A::Error::custom("`bindings` must be an array of bindings"))?;
+                    bindings = Some(decoded);
                 }
                 "refresh_margin" | "key_sets" | "bindings" => {
                     return Err(A::Error::custom(format_args!("duplicate field `{key}`")));

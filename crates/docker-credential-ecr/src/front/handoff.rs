@@ -83,7 +83,7 @@ fn restore_stdin(_bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// One line on stdout (the protocol's error channel), exit 1.
-fn fail(message: &str) -> i32 {
+pub fn fail(message: &str) -> i32 {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{message}").and_then(|()| out.flush());

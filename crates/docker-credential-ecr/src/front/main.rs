@@ -8,51 +8,48 @@
 //! ([`handoff`]). This program links no AWS SDK, TLS, async runtime, keychain or command-line
 //! parser: those cost a 21 MB binary's relocations and page faults on every run.
 //!
-//! On Linux the program has no Rust `main`: the C entry point below skips std's runtime
-//! set-up (it reads `/proc/self/maps` to place a stack guard and installs signal handlers),
-//! which this one-shot reader of two files does not need; `std::env::args_os` still works
-//! (glibc hands std the arguments). The full program keeps std's usual start.
+//! On Linux with glibc the program has no Rust `main`: [`c_start`] is the C entry point and
+//! does the little of std's runtime set-up this one-shot reader of two files needs (std's also
+//! reads `/proc/self/maps` to place a stack guard), and [`no_unwind`] keeps `libgcc_s` out. The
+//! full program keeps std's usual start.
 //!
 //! Output discipline is the full program's: stdout carries the answer only; this program logs
 //! nothing (whatever it would have to say, it leaves to the full program).
 
-#![cfg_attr(all(target_os = "linux", not(test)), no_main)]
+#![cfg_attr(all(target_os = "linux", target_env = "gnu", not(test)), no_main)]
 
 #[path = "../programs.rs"]
 #[allow(dead_code, reason = "each program uses one direction")]
 mod programs;
 
+#[cfg(all(target_os = "linux", target_env = "gnu", not(test)))]
+mod c_start;
 #[cfg(target_os = "linux")]
 mod guard;
 mod handoff;
-#[cfg(all(target_os = "linux", not(test)))]
+#[cfg(all(target_os = "linux", target_env = "gnu", not(test)))]
 mod no_unwind;
 #[cfg(target_os = "linux")]
 mod warm_get;
 
 use std::ffi::OsString;
 
-/// The C entry point (Linux): see the module docs. (A test build keeps the harness's `main`.)
-#[cfg(all(target_os = "linux", not(test)))]
-#[unsafe(no_mangle)]
-pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    run()
-}
-
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(u8::try_from(run()).unwrap_or(1))
+    let args = std::env::args_os().collect();
+    std::process::ExitCode::from(u8::try_from(run(args)).unwrap_or(1))
 }
 
-/// The program; returns its exit status.
+/// The program, given its command line (the program's name first); returns its exit status.
 #[cfg_attr(test, allow(dead_code))]
-fn run() -> i32 {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+fn run(command_line: Vec<OsString>) -> i32 {
+    let args: Vec<OsString> = command_line.into_iter().skip(1).collect();
     let stdin = match args.as_slice() {
         #[cfg(target_os = "linux")]
         [verb] if verb == "get" => match warm_get::answer() {
             warm_get::Outcome::Answered => return 0,
             warm_get::Outcome::WriteFailed => return 1,
+            warm_get::Outcome::ReadFailed(message) => return handoff::fail(&message),
             warm_get::Outcome::HandOff(input) => handoff::Stdin::Read(input),
         },
         _ => handoff::Stdin::Untouched,

@@ -18,6 +18,8 @@ pub enum Outcome {
     Answered,
     /// Stdout refused the answer: nothing more can be said there.
     WriteFailed,
+    /// Stdin could not be read to its end: this line is the answer (the full program's).
+    ReadFailed(String),
     /// The full program must answer; this is what was read from stdin.
     HandOff(Vec<u8>),
 }
@@ -35,12 +37,15 @@ struct CredentialsAnswer<'a> {
 /// Answers the `get` on stdin from the cache, or gives back what it read.
 pub fn answer() -> Outcome {
     let mut input = Vec::new();
-    if std::io::stdin()
+    if let Err(e) = std::io::stdin()
         .lock()
         .take(MAX_INPUT + 1)
         .read_to_end(&mut input)
-        .is_err()
     {
+        return Outcome::ReadFailed(format!("cannot read stdin: {e}"));
+    }
+    if input.len() as u64 > MAX_INPUT {
+        // The full program refuses it, in its own words.
         return Outcome::HandOff(input);
     }
     let Some(address) = std::str::from_utf8(&input)
