@@ -13,9 +13,6 @@ use serde::Serialize;
 /// The exact line docker treats as "this helper has nothing for that registry".
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
 
-/// The most stdin we read; anything longer is refused, not truncated.
-pub const MAX_INPUT: usize = 1 << 20;
-
 /// A verb's failure: what goes on stdout (the protocol's error channel), what on stderr.
 #[derive(Debug)]
 pub struct Failure {
@@ -106,18 +103,7 @@ pub fn write_failure(failure: &Failure) {
     }
 }
 
-/// `get`'s answer.
-#[derive(Serialize)]
-pub struct CredentialsAnswer<'a> {
-    #[serde(rename = "ServerURL")]
-    pub server_url: &'a str,
-    #[serde(rename = "Username")]
-    pub username: &'a str,
-    #[serde(rename = "Secret")]
-    pub secret: &'a str,
-}
-
-pub use ecr_core::helper_protocol::StoreRequest;
+pub use ecr_core::helper_protocol::{CredentialsAnswer, MAX_INPUT, StoreRequest};
 
 /// All of stdin as UTF-8, refusing more than [`MAX_INPUT`] bytes.
 pub fn read_input() -> Result<String, Failure> {

@@ -37,7 +37,7 @@ pub const CLOCK_SKEW_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 /// How much later than its deadline a fetch is cut off if the source overruns it.
 const OUTER_TIMEOUT_GRACE: Duration = Duration::from_millis(250);
 
-pub use crate::warm::ECR_USERNAME;
+pub use crate::helper_protocol::ECR_USERNAME;
 
 /// What `get` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,25 @@
-//! Parsing what docker's credential-helper protocol hands a helper on stdin: the server address
-//! of `get` and `erase`, and the JSON request of `store`. Errors never quote the input, which
-//! may hold a secret.
+//! Docker's credential-helper protocol: parsing what it hands a helper on stdin (the server
+//! address of `get` and `erase`, the JSON request of `store`), and `get`'s answer. Errors never
+//! quote the input, which may hold a secret.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+/// The most stdin a verb reads; anything longer is refused, not truncated.
+pub const MAX_INPUT: usize = 1 << 20;
+
+/// The username of every ECR token.
+pub const ECR_USERNAME: &str = "AWS";
+
+/// `get`'s answer.
+#[derive(Serialize)]
+pub struct CredentialsAnswer<'a> {
+    #[serde(rename = "ServerURL")]
+    pub server_url: &'a str,
+    #[serde(rename = "Username")]
+    pub username: &'a str,
+    #[serde(rename = "Secret")]
+    pub secret: &'a str,
+}
 
 /// `store`'s input.
 #[derive(Deserialize)]

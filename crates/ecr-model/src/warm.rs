@@ -18,9 +18,6 @@ use crate::settings::Settings;
 use crate::source::TokenScope;
 use crate::token::Token;
 
-/// The username of every ECR token.
-pub const ECR_USERNAME: &str = "AWS";
-
 /// The token handed in by `docker login` for `registry`, while it is still valid: it is served
 /// before any other (the user chose it), up to its expiry.
 pub fn stored_token(
@@ -87,11 +84,10 @@ pub fn cached_answer(
 /// loads: anything else is left to the full path, whose watchdog bounds a blocking read.
 fn load_plain_config(path: &Path) -> Option<ProductConfig> {
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        _ => return None,
+        Ok(meta) if meta.is_file() => ConfigFile::new(path.to_path_buf()).load().ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(ProductConfig::default()),
+        _ => None,
     }
-    ConfigFile::new(path.to_path_buf()).load().ok()
 }
 
 #[cfg(test)]

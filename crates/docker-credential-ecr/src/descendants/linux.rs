@@ -198,6 +198,15 @@ mod tests {
         );
     }
 
+    /// The living children of `parent`, with their sessions.
+    fn children_of(parent: i32) -> Vec<(i32, i32)> {
+        living_processes()
+            .into_iter()
+            .filter(|(_, (p, _))| *p == parent)
+            .map(|(pid, (_, session))| (pid, session))
+            .collect()
+    }
+
     #[test]
     fn a_daemon_in_a_session_of_its_own_is_left_alone() {
         let _one = ENDING
@@ -208,17 +217,9 @@ mod tests {
         // setsid forks when it leads a process group; wait for the daemon to be in place.
         std::thread::sleep(std::time::Duration::from_millis(200));
         let me = getpid().as_raw_nonzero().get();
-        let sessions: Vec<i32> = living_processes()
-            .iter()
-            .filter(|(_, (parent, _))| *parent == me)
-            .map(|(_, (_, session))| *session)
-            .collect();
+        let sessions: Vec<i32> = children_of(me).into_iter().map(|(_, s)| s).collect();
         end_all();
-        let survivors: Vec<i32> = living_processes()
-            .iter()
-            .filter(|(_, (parent, _))| *parent == me)
-            .map(|(pid, _)| *pid)
-            .collect();
+        let survivors: Vec<i32> = children_of(me).into_iter().map(|(pid, _)| pid).collect();
         for pid in &survivors {
             let _ = kill_process(Pid::from_raw(*pid).unwrap(), Signal::KILL);
         }

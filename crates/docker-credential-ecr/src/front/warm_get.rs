@@ -3,14 +3,9 @@
 use std::io::{Read, Write};
 
 use ecr_model::clock::SystemClock;
-use ecr_model::helper_protocol;
+use ecr_model::helper_protocol::{self, CredentialsAnswer, ECR_USERNAME, MAX_INPUT};
 use ecr_model::paths::Paths;
 use ecr_model::registry::Registry;
-use ecr_model::warm::ECR_USERNAME;
-use serde::Serialize;
-
-/// The most a `get` reads from stdin (the full program's limit too).
-const MAX_INPUT: u64 = 1 << 20;
 
 /// What the warm path did.
 pub enum Outcome {
@@ -24,27 +19,17 @@ pub enum Outcome {
     HandOff(Vec<u8>),
 }
 
-#[derive(Serialize)]
-struct CredentialsAnswer<'a> {
-    #[serde(rename = "ServerURL")]
-    server_url: &'a str,
-    #[serde(rename = "Username")]
-    username: &'a str,
-    #[serde(rename = "Secret")]
-    secret: &'a str,
-}
-
 /// Answers the `get` on stdin from the cache, or gives back what it read.
 pub fn answer() -> Outcome {
     let mut input = Vec::new();
     if let Err(e) = std::io::stdin()
         .lock()
-        .take(MAX_INPUT + 1)
+        .take(MAX_INPUT as u64 + 1)
         .read_to_end(&mut input)
     {
         return Outcome::ReadFailed(format!("cannot read stdin: {e}"));
     }
-    if input.len() as u64 > MAX_INPUT {
+    if input.len() > MAX_INPUT {
         // The full program refuses it, in its own words.
         return Outcome::HandOff(input);
     }
