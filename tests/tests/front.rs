@@ -173,3 +173,24 @@ fn the_front_program_loads_only_the_c_library() {
         );
     }
 }
+
+/// Input over the protocol's 1 MiB limit is refused by both programs alike, even when it holds
+/// a registry whose token is cached (a host followed by 1 MiB of blank space).
+#[test]
+fn input_over_the_limit_is_refused_even_with_a_cached_token() {
+    let fake = start_fake();
+    let sandbox = Sandbox::new();
+    assert_eq!(
+        sandbox
+            .helper()
+            .against(&fake.url())
+            .get(EXAMPLE_REGISTRY)
+            .secret(),
+        "front-password"
+    );
+    let mut input = EXAMPLE_REGISTRY.as_bytes().to_vec();
+    input.extend(std::iter::repeat_n(b' ', 1 << 20));
+    let run = sandbox.helper().against(&fake.url()).run(&["get"], &input);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("larger than 1 MiB"), "{}", run.stdout);
+}

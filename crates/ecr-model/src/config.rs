@@ -441,6 +441,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_binding_entry_with_a_duplicate_key_keeps_its_last_value() {
+        let twice = r#"{"bindings": [{"registry": "x", "registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "source": "default_chain"}]}"#;
+        let config = serde_json::from_str::<ProductConfig>(twice).unwrap();
+        assert_eq!(config.bindings.len(), 1, "{:?}", config.rejected_bindings);
+        assert_eq!(
+            config.bindings[0].registry.to_string(),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        );
+        let bad = r#"{"bindings": [{"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "source": {"nope": 1}}]}"#;
+        let config = serde_json::from_str::<ProductConfig>(bad).unwrap();
+        let reason = &config.rejected_bindings[0].reason;
+        assert!(
+            !reason.contains("line 1"),
+            "no entry-relative position: {reason}"
+        );
+    }
+
     fn sample() -> ProductConfig {
         let mut config = ProductConfig {
             refresh_margin: Some("30m".into()),
