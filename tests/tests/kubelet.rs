@@ -326,3 +326,22 @@ fn doctor_on_a_node_flags_a_config_directory_others_can_read() {
     assert!(doctor.stdout.contains("readable by others"), "{doctor:#?}");
     assert!(doctor.stdout.contains("chmod 700"), "{doctor:#?}");
 }
+
+#[test]
+fn a_login_item_is_refused_when_the_directories_are_named() {
+    // A systemd user unit would run the agent without them, renewing other files than the
+    // provider reads.
+    let sandbox = Sandbox::new();
+    let node = tempfile::tempdir().unwrap();
+    let run = sandbox
+        .helper()
+        .env("DOCKER_CREDENTIAL_ECR_CONFIG_DIR", node.path())
+        .run(&["agent", "--autostart", "on"], b"");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{run:#?}");
+    assert!(run.stderr.contains("system service"), "{run:#?}");
+    assert!(
+        !sandbox.config_home().join("systemd").exists(),
+        "no unit written: {run:#?}"
+    );
+}

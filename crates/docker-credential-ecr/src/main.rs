@@ -48,11 +48,12 @@ fn main() -> ExitCode {
     let locations = ecr_core::paths::Locations::new(cli.config_dir, cli.cache_dir, &|name| {
         std::env::var_os(name)
     });
+    let named_dirs = locations.config_dir.is_some() || locations.cache_dir.is_some();
     let Some(paths) = ecr_core::Paths::at(&locations) else {
         return fail(&no_home());
     };
-    let log_mode = match command {
-        Command::Agent(_) => logging::LogMode::Agent,
+    let log_mode = match &command {
+        Command::Agent(args) if args.autostart.is_none() => logging::LogMode::Agent,
         _ => logging::LogMode::Quiet,
     };
     logging::init(&paths, log_mode);
@@ -73,7 +74,10 @@ fn main() -> ExitCode {
         Command::ConfigureDocker(args) => {
             return commands::finish(commands::configure_docker::run(&args));
         }
-        Command::Agent(args) => return commands::finish(commands::agent::run(&paths, &args)),
+        Command::Agent(mut args) => {
+            args.named_dirs = named_dirs;
+            return commands::finish(commands::agent::run(&paths, &args));
+        }
         Command::KubeletCredentialProvider => return commands::kubelet::run(&paths),
         Command::Manpages { dir } => return commands::finish(commands::manpages(&dir)),
         Command::Completions { shell } => {
