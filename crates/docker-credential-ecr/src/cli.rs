@@ -70,6 +70,14 @@ pub enum Command {
     /// refresh and each problem to stderr and the log. `--autostart on` starts it at login (a
     /// systemd user unit on Linux).
     Agent(crate::commands::agent::AgentArgs),
+    /// Print a Kubernetes image-pull Secret with fresh tokens for REGISTRY... (JSON or YAML).
+    ///
+    /// The Secret is `kubernetes.io/dockerconfigjson`, as `kubectl create secret
+    /// docker-registry` writes it; `--dockerconfigjson` prints only the document it carries.
+    /// Tokens with less than half their life left are renewed first; stderr says when the
+    /// earliest one expires. Apply it with `... | kubectl apply -f -`.
+    #[command(verbatim_doc_comment)]
+    PullSecret(crate::commands::pull_secret::PullSecretArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]

@@ -67,6 +67,9 @@ fn main() -> ExitCode {
             return commands::finish(commands::configure_docker::run(&args));
         }
         Command::Agent(args) => return commands::finish(commands::agent::run(&paths, &args)),
+        Command::PullSecret(args) => {
+            return commands::finish(commands::pull_secret::run(&paths, &args));
+        }
         Command::Manpages { dir } => return commands::finish(commands::manpages(&dir)),
         Command::Completions { shell } => {
             commands::completions(shell);
