@@ -83,7 +83,7 @@ fn kubectl_secret(name: &str, namespace: Option<&str>, server: &str, password: &
 }
 
 /// The object in `file` (JSON or YAML) as kubectl's own decoder reads it: an empty local merge
-/// patch, which needs no API server, printed as JSON.
+/// patch, which needs no API server, printed as JSON (a merge patch drops null fields).
 fn kubectl_reads(file: &Path) -> Value {
     let file = file.to_str().expect("utf-8 path");
     kubectl_json(&[
@@ -105,6 +105,29 @@ fn docker_config_of(secret: &Value) -> (String, Value) {
     let text = String::from_utf8(decoded).expect("utf-8");
     let document = serde_json::from_str(&text).expect("JSON document");
     (text, document)
+}
+
+/// Binds [`OTHER_ACCOUNT`] to a key set of its own (`globex`, AWS's second example keys, in the
+/// file store), unverified.
+fn add_other_keys(sandbox: &Sandbox) {
+    sandbox
+        .helper()
+        .run(
+            &[
+                "add",
+                OTHER_ACCOUNT,
+                "--name",
+                "globex",
+                "--access-key-id",
+                OTHER_ACCESS_KEY_ID,
+                "--store",
+                "file",
+                "--no-verify",
+                "--no-configure",
+            ],
+            OTHER_SECRET_ACCESS_KEY.as_bytes(),
+        )
+        .assert_ok();
 }
 
 fn pull_secret(sandbox: &Sandbox, fake: &FakeEcr, args: &[&str]) -> Run {
@@ -194,7 +217,14 @@ fn the_secret_has_kubectls_shape_in_json_and_yaml() {
     std::fs::write(&yaml_file, &yaml_run.stdout).unwrap();
     assert_eq!(kubectl_reads(&yaml_file), secret, "{}", yaml_run.stdout);
 
-    // The defaults: kubectl's shape, named docker-credential-ecr, no namespace at all.
+    // The defaults: kubectl's shape, named docker-credential-ecr, no namespace at all (not
+    // even a null one: checked on the JSON, as kubectl's merge patch drops nulls).
+    let plain = pull_secret(&sandbox, &fake, &[EXAMPLE_REGISTRY]);
+    plain.assert_ok();
+    assert_eq!(
+        serde_json::from_str::<Value>(&plain.stdout).expect("JSON"),
+        kubectl_secret("docker-credential-ecr", None, EXAMPLE_REGISTRY, PASSWORD)
+    );
     let plain = pull_secret(&sandbox, &fake, &["-o", "yaml", EXAMPLE_REGISTRY]);
     plain.assert_ok();
     std::fs::write(&yaml_file, &plain.stdout).unwrap();
@@ -211,25 +241,7 @@ fn registries_of_two_identities_get_their_own_entries_and_one_call_each() {
     let sandbox = Sandbox::new();
     // The other account's registry has keys of its own; the rest use the default chain (the
     // example keys in the environment).
-    sandbox
-        .helper()
-        .env("AWS_ENDPOINT_URL_ECR", fake.url())
-        .run(
-            &[
-                "add",
-                OTHER_ACCOUNT,
-                "--name",
-                "globex",
-                "--access-key-id",
-                OTHER_ACCESS_KEY_ID,
-                "--store",
-                "file",
-                "--no-verify",
-                "--no-configure",
-            ],
-            OTHER_SECRET_ACCESS_KEY.as_bytes(),
-        )
-        .assert_ok();
+    add_other_keys(&sandbox);
     let registries = [
         EXAMPLE_REGISTRY,
         OTHER_ACCOUNT,
@@ -292,24 +304,7 @@ fn a_registry_that_is_not_ecr_or_has_no_token_leaves_stdout_empty() {
         ..KnobsPatch::default()
     })
     .unwrap();
-    sandbox
-        .helper()
-        .run(
-            &[
-                "add",
-                OTHER_ACCOUNT,
-                "--name",
-                "globex",
-                "--access-key-id",
-                OTHER_ACCESS_KEY_ID,
-                "--store",
-                "file",
-                "--no-verify",
-                "--no-configure",
-            ],
-            OTHER_SECRET_ACCESS_KEY.as_bytes(),
-        )
-        .assert_ok();
+    add_other_keys(&sandbox);
     let run = pull_secret(&sandbox, &fake, &[EXAMPLE_REGISTRY, OTHER_ACCOUNT]);
     assert_ne!(run.code, 0, "{run:#?}");
     assert_eq!(run.stdout, "", "{run:#?}");
@@ -358,36 +353,48 @@ fn a_token_with_less_than_half_its_life_left_is_renewed_first() {
     })
     .unwrap();
     // The wall clock moved by `hours` (faketime: the helper's clock only, not the fake's).
-    let pull_secret_at = |hours: u64| {
+    let pull_secret_at = |hours: u64, registries: &[&str]| {
+        let mut args = vec!["pull-secret", "--dockerconfigjson"];
+        args.extend_from_slice(registries);
         sandbox
             .helper_under(&["faketime", "-f", &format!("+{}s", hours * 3600)])
             .against(&fake.url())
-            .run(
-                &["pull-secret", "--dockerconfigjson", EXAMPLE_REGISTRY],
-                b"",
-            )
+            .run(&args, b"")
     };
 
-    // 5 of 12 hours spent: the cached token is fresh enough, no call.
+    // 5 of 12 hours spent: the cached token is fresh enough, no call for it; the other
+    // account's keys fetch their first token.
+    add_other_keys(&sandbox);
     let started = SystemTime::now();
-    let early = pull_secret_at(5);
+    let early = pull_secret_at(5, &[EXAMPLE_REGISTRY, OTHER_ACCOUNT]);
     assert_quiet_about_secrets(&early, &sandbox, "first-token");
     assert_eq!(password_of(&early, EXAMPLE_REGISTRY), "first-token");
-    assert_eq!(fake.stats().unwrap().calls, 1, "{}", sandbox.log());
-    // It expires 12 h after the get, by the clock the helper runs on.
+    assert_eq!(password_of(&early, OTHER_ACCOUNT), "second-token");
+    assert_eq!(
+        fake.calls_by(EXAMPLE_ACCESS_KEY_ID).unwrap(),
+        1,
+        "{}",
+        sandbox.log()
+    );
+    // stderr names the earlier of the two: the cached one, 7 h left (the new one has 12 h).
+    assert!(early.stderr.contains(EXAMPLE_REGISTRY), "{early:#?}");
     let expires = expiry_named(&early);
     let faked_now = started + Duration::from_secs(5 * 3600);
     assert!(
         expires >= faked_now + Duration::from_secs(LIFETIME / 2),
         "{early:#?}"
     );
+    assert!(
+        expires <= faked_now + Duration::from_secs(8 * 3600),
+        "{early:#?}"
+    );
 
     // 7 of 12 hours spent: renewed before it goes into the secret.
     let started = SystemTime::now();
-    let late = pull_secret_at(7);
+    let late = pull_secret_at(7, &[EXAMPLE_REGISTRY]);
     assert_quiet_about_secrets(&late, &sandbox, "second-token");
     assert_eq!(password_of(&late, EXAMPLE_REGISTRY), "second-token");
-    assert_eq!(fake.stats().unwrap().calls, 2);
+    assert_eq!(fake.calls_by(EXAMPLE_ACCESS_KEY_ID).unwrap(), 2);
     let faked_now = started + Duration::from_secs(7 * 3600);
     let expires = expiry_named(&late);
     assert!(
