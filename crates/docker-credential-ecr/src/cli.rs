@@ -70,7 +70,7 @@ pub enum Command {
     /// refresh and each problem to stderr and the log. `--autostart on` starts it at login (a
     /// systemd user unit on Linux).
     Agent(crate::commands::agent::AgentArgs),
-    /// Print a Kubernetes image-pull Secret with fresh tokens for REGISTRY... (JSON or YAML).
+    /// Print a Kubernetes image-pull Secret with fresh ECR tokens (JSON or YAML).
     ///
     /// The Secret is `kubernetes.io/dockerconfigjson`, as `kubectl create secret
     /// docker-registry` writes it; `--dockerconfigjson` prints only the document it carries.
