@@ -91,6 +91,14 @@ pub enum Command {
     /// `add --store file`) or take them from the provider config's `env`.
     #[command(verbatim_doc_comment)]
     KubeletCredentialProvider,
+    /// Print a Kubernetes image-pull Secret with fresh ECR tokens (JSON or YAML).
+    ///
+    /// The Secret is `kubernetes.io/dockerconfigjson`, as `kubectl create secret
+    /// docker-registry` writes it; `--dockerconfigjson` prints only the document it carries.
+    /// Tokens with less than half their life left are renewed first; stderr says when the
+    /// earliest one expires. Apply it with `... | kubectl apply -f -`.
+    #[command(verbatim_doc_comment)]
+    PullSecret(crate::commands::pull_secret::PullSecretArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]

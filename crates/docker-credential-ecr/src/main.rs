@@ -79,6 +79,9 @@ fn main() -> ExitCode {
             return commands::finish(commands::agent::run(&paths, &args));
         }
         Command::KubeletCredentialProvider => return commands::kubelet::run(&paths),
+        Command::PullSecret(args) => {
+            return commands::finish(commands::pull_secret::run(&paths, &args));
+        }
         Command::Manpages { dir } => return commands::finish(commands::manpages(&dir)),
         Command::Completions { shell } => {
             commands::completions(shell);

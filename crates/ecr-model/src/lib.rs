@@ -4,8 +4,9 @@
 //! when to renew them ([`token`], [`policy`], [`clock`]), the token cache ([`cache`]) and the
 //! container clients' config files ([`client_config`]), written safely ([`private_fs`]), and the
 //! credential-helper protocol's input ([`helper_protocol`]) and the kubelet's credential
-//! provider API ([`kubelet`]), where the files live ([`paths`],
-//! [`settings`]), and what a `get` can answer from the cache alone ([`warm`]).
+//! provider API ([`kubelet`]), where the files live ([`paths`], [`settings`]), what a `get`
+//! can answer from the cache alone ([`warm`]), and Kubernetes image-pull secrets
+//! ([`kube_secret`]).
 //!
 //! Everything that parses untrusted input lives here, so that the fuzz targets (`fuzz/`) build
 //! quickly with sanitizers; `ecr-core` re-exports every module under the same name.
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod helper_protocol;
+pub mod kube_secret;
 pub mod kubelet;
 pub mod paths;
 pub mod policy;
