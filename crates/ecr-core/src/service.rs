@@ -10,7 +10,7 @@
 
 use std::cell::OnceCell;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::aws::SdkTokenSource;
 use crate::cache::{CacheEntry, CacheError, CacheKey, TokenCache};
@@ -45,6 +45,9 @@ pub struct Credentials {
     pub server_url: String,
     pub username: String,
     pub secret: Secret,
+    /// When the token stops being served without a refresh ([`RefreshPolicy::fresh_until`]):
+    /// how long a caller that keeps credentials itself (the kubelet) may keep them.
+    pub fresh_until: SystemTime,
 }
 
 /// Why `get` has no credentials to give.
@@ -212,6 +215,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         let answer = |token: Token| Credentials {
             server_url: server_address.trim().to_string(),
             username: ECR_USERNAME.to_string(),
+            fresh_until: self.policy.fresh_until(&token),
             secret: token.password,
         };
 
