@@ -21,9 +21,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ecr_e2e::sandbox::helper_bin;
+use ecr_e2e::fake_handle::FakeEcr;
+use ecr_e2e::kubelet::{API_VERSIONS, parse_go_duration, parse_response, request};
+use ecr_e2e::sandbox::{
+    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Helper, Sandbox, helper_bin,
+};
+use ecr_model::paths::{CACHE_DIR_ENV, CONFIG_DIR_ENV, NODE_CACHE_DIR, NODE_CONFIG_DIR};
 use ecr_model::registry::{Registry, example_hosts};
 use serde::Deserialize;
+use std::time::Duration;
 
 const FRONT: &str = "docker-credential-ecr";
 const FULL: &str = "docker-credential-ecr-full";
@@ -95,69 +101,6 @@ fn provider(config: &CredentialProviderConfig) -> &CredentialProvider {
     &config.providers[0]
 }
 
-/// Go's `time.ParseDuration` (what `metav1.Duration` decodes with), in seconds: an optional
-/// sign, then "0" or one or more decimal numbers each with a unit (ns, us, µs, ms, s, m, h).
-fn go_duration_seconds(text: &str) -> Option<f64> {
-    let (sign, mut rest) = match text.strip_prefix('-') {
-        Some(rest) => (-1.0, rest),
-        None => (1.0, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest == "0" {
-        return Some(0.0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return None;
-        }
-        let value: f64 = number.parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * scale;
-        rest = &rest[unit_len..];
-    }
-    Some(sign * total)
-}
-
-#[test]
-fn go_duration_syntax_is_go_s() {
-    for (text, seconds) in [
-        ("4m", 240.0),
-        ("0", 0.0),
-        ("0s", 0.0),
-        ("1h30m", 5400.0),
-        ("1.5h", 5400.0),
-        ("300ms", 0.3),
-        ("-2m", -120.0),
-        ("11h55m0s", 42900.0),
-    ] {
-        assert_eq!(go_duration_seconds(text), Some(seconds), "{text}");
-    }
-    for text in [
-        "", "4", "4 m", "m", "4min", "1d", "PT4M", ".m", "1..5s", "+",
-    ] {
-        assert_eq!(go_duration_seconds(text), None, "{text:?}");
-    }
-}
-
 #[test]
 fn config_has_the_api_s_fields_and_names_what_the_installer_installs() {
     let config = parse_config(&config_text());
@@ -170,15 +113,15 @@ fn config_has_the_api_s_fields_and_names_what_the_installer_installs() {
     assert_eq!(provider.api_version, "credentialprovider.kubelet.k8s.io/v1");
     // Only for a response without cacheDuration (this provider always sends one); below the
     // helper's 5-minute guard so that it could never outlast a token the helper served.
-    let seconds = go_duration_seconds(&provider.default_cache_duration).unwrap_or_else(|| {
+    let duration = parse_go_duration(&provider.default_cache_duration).unwrap_or_else(|| {
         panic!(
             "defaultCacheDuration {:?} is not Go duration syntax",
             provider.default_cache_duration
         )
     });
     assert!(
-        seconds > 0.0 && seconds < 300.0,
-        "defaultCacheDuration {seconds} s"
+        duration > Duration::ZERO && duration < Duration::from_secs(300),
+        "defaultCacheDuration {duration:?}"
     );
     let env: Vec<(&str, &str)> = provider
         .env
@@ -187,10 +130,10 @@ fn config_has_the_api_s_fields_and_names_what_the_installer_installs() {
         .collect();
     assert_eq!(
         env,
-        [(
-            "DOCKER_CREDENTIAL_ECR_CONFIG_DIR",
-            "/etc/docker-credential-ecr"
-        )]
+        [
+            (CONFIG_DIR_ENV, NODE_CONFIG_DIR),
+            (CACHE_DIR_ENV, NODE_CACHE_DIR)
+        ]
     );
     assert!(
         provider.token_attributes.is_none(),
@@ -761,4 +704,101 @@ fn a_run_that_fails_half_way_leaves_no_half_written_file() {
     assert!(stderr.contains("not a regular file"), "{stderr}");
     assert_eq!(std::fs::read_dir(&in_the_way).unwrap().count(), 0);
     assert_nothing_half_written(root.path());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The installed programs, run as the kubelet runs them.
+
+/// The installed front program run as the kubelet runs it: by its path in the bin dir, as
+/// root, with no HOME or XDG variables, and the config's `env` (its directories moved under
+/// `root`).
+fn as_the_kubelet(sandbox: &Sandbox, root: &Path, bin_dir: &str) -> Helper {
+    let front = root.join(bin_dir.trim_start_matches('/')).join(FRONT);
+    let mut helper = sandbox
+        .helper_at(&front)
+        .env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_STATE_HOME")
+        // Not on PATH: the kubelet runs the plugin by its path.
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    let config = parse_config(&config_text());
+    for var in &provider(&config).env {
+        helper = helper.env(&var.name, root.join(var.value.trim_start_matches('/')));
+    }
+    helper
+}
+
+#[test]
+fn the_installed_front_finds_the_full_program_and_answers_the_kubelet() {
+    for (flavor, bin_dir) in [("kubeadm", KUBEADM_BIN_DIR), ("k3s", K3S_BIN_DIR)] {
+        let root = tempfile::tempdir().unwrap();
+        assert_success(&install(flavor, root.path(), &built_dir()));
+        let sandbox = Sandbox::new();
+        // Not ECR: the front hands the command to the full program, which answers an empty
+        // auth in the request's version (no keys, no endpoint needed).
+        for version in API_VERSIONS {
+            let run = as_the_kubelet(&sandbox, root.path(), bin_dir).run(
+                &["kubelet-credential-provider"],
+                request(version, "ghcr.io/org/app:1").as_bytes(),
+            );
+            assert_eq!(run.code, 0, "{flavor}: {run:#?}");
+            let response = parse_response(&run.stdout);
+            assert_eq!(response.api_version, version);
+            assert!(response.auth.is_empty(), "{flavor}: {}", run.stdout);
+        }
+    }
+}
+
+#[test]
+fn keys_added_as_the_readme_says_serve_the_kubelet_through_the_installed_programs() {
+    let fake = FakeEcr::start().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    assert_success(&install("k3s", root.path(), &built_dir()));
+    let sandbox = Sandbox::new();
+    let config_dir = root.path().join(NODE_CONFIG_DIR.trim_start_matches('/'));
+    // `docker-credential-ecr --config-dir /etc/docker-credential-ecr add REGISTRY --store file`,
+    // run by an administrator (with a HOME) through the installed program.
+    let front = root
+        .path()
+        .join(K3S_BIN_DIR.trim_start_matches('/'))
+        .join(FRONT);
+    sandbox
+        .helper_at(&front)
+        .env("AWS_ENDPOINT_URL_ECR", fake.url())
+        .run(
+            &[
+                "--config-dir",
+                config_dir.to_str().unwrap(),
+                "add",
+                EXAMPLE_REGISTRY,
+                "--name",
+                "vendor",
+                "--access-key-id",
+                EXAMPLE_ACCESS_KEY_ID,
+                "--store",
+                "file",
+            ],
+            EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
+        )
+        .assert_ok();
+    assert_eq!(mode(&config_dir), 0o700, "still private after add");
+    let run = as_the_kubelet(&sandbox, root.path(), K3S_BIN_DIR)
+        .env("AWS_ENDPOINT_URL_ECR", fake.url())
+        .run(
+            &["kubelet-credential-provider"],
+            request(
+                API_VERSIONS[0],
+                &format!("{EXAMPLE_REGISTRY}/vendor/app@{DIGEST}"),
+            )
+            .as_bytes(),
+        );
+    assert_eq!(run.code, 0, "{run:#?}");
+    let response = parse_response(&run.stdout);
+    assert_eq!(response.cache_key_type, "Registry");
+    assert_eq!(response.auth[EXAMPLE_REGISTRY].username, "AWS");
+    assert!(!response.auth[EXAMPLE_REGISTRY].password.is_empty());
+    // The token went to the node's cache directory the config names.
+    let cache_dir = root.path().join(NODE_CACHE_DIR.trim_start_matches('/'));
+    assert!(cache_dir.join("tokens").is_dir(), "{}", cache_dir.display());
 }
