@@ -253,5 +253,5 @@ else
   else
     echo "next: systemctl restart kubelet (or run again with --restart); then add keys:"
   fi
-  echo "  $bin_dir/$FRONT --config-dir $node_config_dir add REGISTRY --store file"
+  echo "  $bin_dir/$FRONT --config-dir $node_config_dir --cache-dir /var/cache/$FRONT add REGISTRY --store file"
 fi

@@ -757,8 +757,10 @@ fn keys_added_as_the_readme_says_serve_the_kubelet_through_the_installed_program
     assert_success(&install("k3s", root.path(), &built_dir()));
     let sandbox = Sandbox::new();
     let config_dir = root.path().join(NODE_CONFIG_DIR.trim_start_matches('/'));
-    // `docker-credential-ecr --config-dir /etc/docker-credential-ecr add REGISTRY --store file`,
-    // run by an administrator (with a HOME) through the installed program.
+    let cache_dir = root.path().join(NODE_CACHE_DIR.trim_start_matches('/'));
+    // `docker-credential-ecr --config-dir /etc/docker-credential-ecr --cache-dir
+    // /var/cache/docker-credential-ecr add REGISTRY --store file`, run by an administrator
+    // (with a HOME) through the installed program, as the README says.
     let front = root
         .path()
         .join(K3S_BIN_DIR.trim_start_matches('/'))
@@ -770,6 +772,8 @@ fn keys_added_as_the_readme_says_serve_the_kubelet_through_the_installed_program
             &[
                 "--config-dir",
                 config_dir.to_str().unwrap(),
+                "--cache-dir",
+                cache_dir.to_str().unwrap(),
                 "add",
                 EXAMPLE_REGISTRY,
                 "--name",
@@ -783,6 +787,8 @@ fn keys_added_as_the_readme_says_serve_the_kubelet_through_the_installed_program
         )
         .assert_ok();
     assert_eq!(mode(&config_dir), 0o700, "still private after add");
+    // The kubelet's run is served from the token add's verification cached.
+    fake.reset().unwrap();
     let run = as_the_kubelet(&sandbox, root.path(), K3S_BIN_DIR)
         .env("AWS_ENDPOINT_URL_ECR", fake.url())
         .run(
@@ -798,7 +804,11 @@ fn keys_added_as_the_readme_says_serve_the_kubelet_through_the_installed_program
     assert_eq!(response.cache_key_type, "Registry");
     assert_eq!(response.auth[EXAMPLE_REGISTRY].username, "AWS");
     assert!(!response.auth[EXAMPLE_REGISTRY].password.is_empty());
-    // The token went to the node's cache directory the config names.
-    let cache_dir = root.path().join(NODE_CACHE_DIR.trim_start_matches('/'));
+    // add and the kubelet's run share the node's cache directory the config names.
     assert!(cache_dir.join("tokens").is_dir(), "{}", cache_dir.display());
+    assert_eq!(
+        fake.calls_by(EXAMPLE_ACCESS_KEY_ID).unwrap(),
+        0,
+        "the kubelet's run was served from the cache add filled"
+    );
 }
