@@ -89,6 +89,33 @@ const SUFFIXES: &[(&str, Endpoint, &[Partition])] = &[
     ),
 ];
 
+/// The spellings of the private registry's service labels: `dkr.ecr` and `dkr-ecr`, each with an
+/// optional `-fips` (the FIPS endpoint). [`PrivateRegistry::from_host`] accepts exactly these.
+const SERVICE_SPELLINGS: [&str; 4] = ["dkr.ecr", "dkr-ecr", "dkr.ecr-fips", "dkr-ecr-fips"];
+
+/// One example host of every form [`Registry::parse`] accepts, in canonical form: each private
+/// DNS suffix, with each partition it serves (in one region of that partition) and each service
+/// spelling, then the ECR Public hosts. The account is AWS's example `123456789012`.
+///
+/// For checking configurations that must route every ECR host to this helper, such as the
+/// kubelet's `matchImages` in `installers/kubernetes/`: a new suffix, partition or public host
+/// added here shows up in those checks without anyone copying it.
+pub fn example_hosts() -> Vec<String> {
+    let private = SUFFIXES.iter().flat_map(|&(suffix, _, partitions)| {
+        partitions.iter().flat_map(move |partition| {
+            SERVICE_SPELLINGS.iter().map(move |service| {
+                format!(
+                    "123456789012.{service}.{}.{suffix}",
+                    partition.example_region()
+                )
+            })
+        })
+    });
+    private
+        .chain(PUBLIC_HOSTS.iter().map(|host| host.to_string()))
+        .collect()
+}
+
 /// An Amazon ECR registry, private or public, recognised from a server address. Serialized as
 /// its canonical host (and parsed again when read back).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -367,6 +394,20 @@ impl Partition {
             Partition::AwsIsoE => "aws-iso-e",
             Partition::AwsIsoF => "aws-iso-f",
             Partition::AwsEusc => "aws-eusc",
+        }
+    }
+
+    /// One region of this partition, for [`example_hosts`].
+    fn example_region(self) -> &'static str {
+        match self {
+            Partition::Aws => "us-east-1",
+            Partition::AwsCn => "cn-north-1",
+            Partition::AwsUsGov => "us-gov-west-1",
+            Partition::AwsIso => "us-iso-east-1",
+            Partition::AwsIsoB => "us-isob-east-1",
+            Partition::AwsIsoE => "eu-isoe-west-1",
+            Partition::AwsIsoF => "us-isof-south-1",
+            Partition::AwsEusc => "eusc-de-east-1",
         }
     }
 
@@ -871,6 +912,49 @@ mod tests {
                     .iter()
                     .any(|case| case.partition == Some(partition))
             );
+        }
+    }
+
+    #[test]
+    fn example_hosts_are_every_form_and_each_parses_as_that_form() {
+        let hosts = example_hosts();
+        let mut seen = std::collections::HashSet::new();
+        for host in &hosts {
+            let registry =
+                Registry::parse(host).unwrap_or_else(|err| panic!("{host} is refused: {err}"));
+            assert_eq!(registry.host(), host, "{host} is canonical");
+            let Registry::Private(private) = &registry else {
+                assert!(seen.insert((host.as_str(), None, "")), "{host} twice");
+                continue;
+            };
+            let &(suffix, endpoint, _) = SUFFIXES
+                .iter()
+                .find(|(suffix, _, _)| host.ends_with(&format!(".{suffix}")))
+                .expect("a private host has a suffix");
+            let service = host
+                .strip_prefix(&format!("{}.", private.account_id()))
+                .and_then(|rest| rest.strip_suffix(&format!(".{}.{suffix}", private.region())))
+                .expect("account.service.region.suffix");
+            assert_eq!(private.uses_fips(), service.ends_with("-fips"), "{host}");
+            let dual_stack = endpoint == Endpoint::DualStack;
+            assert_eq!(private.uses_dual_stack(), dual_stack, "{host}");
+            assert!(
+                seen.insert((suffix, Some(private.partition()), service)),
+                "{host} repeats a form"
+            );
+        }
+        for &(suffix, _, partitions) in SUFFIXES {
+            for &partition in partitions {
+                for service in SERVICE_SPELLINGS {
+                    assert!(
+                        seen.contains(&(suffix, Some(partition), service)),
+                        "no example of {service} for {partition} under {suffix}"
+                    );
+                }
+            }
+        }
+        for public in PUBLIC_HOSTS {
+            assert!(seen.contains(&(public, None, "")), "{public} missing");
         }
     }
 
