@@ -42,6 +42,22 @@ fn bad_command_lines_get_one_line_and_exit_one() {
 }
 
 #[test]
+fn bad_command_lines_of_commands_people_type_go_to_stderr() {
+    // `pull-secret ... | kubectl apply -f -` must not hand kubectl an error line.
+    let sandbox = Sandbox::new();
+    for args in [
+        &["pull-secret", "--bogus"][..],
+        &["--config-dir", "/nonexistent", "status", "-x"],
+    ] {
+        let run = sandbox.helper().run(args, b"");
+        assert_eq!(run.code, 1, "{args:?}: {run:#?}");
+        assert_eq!(run.stdout, "", "{args:?}: {run:#?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {run:#?}");
+        assert!(run.stderr.contains("--help"), "{args:?}: {run:#?}");
+    }
+}
+
+#[test]
 fn non_ecr_hosts_are_not_found() {
     let sandbox = Sandbox::new();
     for host in [

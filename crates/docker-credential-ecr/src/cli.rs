@@ -19,6 +19,7 @@ use crate::protocol::Failure;
 #[derive(Debug, Parser)]
 #[command(
     name = "docker-credential-ecr",
+    bin_name = "docker-credential-ecr",
     disable_version_flag = true,
     verbatim_doc_comment
 )]
@@ -161,7 +162,9 @@ impl Cli {
 }
 
 /// Help and version requests print as clap renders them; every other parse error becomes one
-/// line on stdout (the protocol's error channel) and exit 1.
+/// line and exit 1: on stderr when the command line names a command people type (whose stdout
+/// may be piped on, as `pull-secret`'s to kubectl), else on stdout (the protocol's error
+/// channel).
 pub fn report_parse_error(error: clap::Error) -> ExitCode {
     match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -176,11 +179,38 @@ pub fn report_parse_error(error: clap::Error) -> ExitCode {
                 .find(|line| !line.is_empty())
                 .unwrap_or("invalid command line");
             let message = first.strip_prefix("error: ").unwrap_or(first);
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            if names_a_command(&args) {
+                eprintln!(
+                    "docker-credential-ecr: {message}; `docker-credential-ecr --help` lists every command"
+                );
+                return ExitCode::FAILURE;
+            }
             crate::fail(&Failure::usage(format!(
                 "{message}; docker uses get, store, erase, list; `docker-credential-ecr --help` lists every command"
             )))
         }
     }
+}
+
+/// Whether the first argument that is not a global option names a command other than the
+/// protocol's verbs.
+fn names_a_command(args: &[String]) -> bool {
+    use clap::CommandFactory;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config-dir" | "--cache-dir" => {
+                args.next();
+            }
+            option if option.starts_with('-') => {}
+            name => {
+                let protocol = ["get", "store", "erase", "list", "version"].contains(&name);
+                return !protocol && Cli::command().find_subcommand(name).is_some();
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -206,6 +236,28 @@ mod tests {
             &["x", "GET"],
         ] {
             assert_eq!(verb_of(parsed_by_clap), None, "{parsed_by_clap:?}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_of_commands_people_type_are_told_apart_from_the_protocols() {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        for command in [
+            &["pull-secret", "--bogus"][..],
+            &["--config-dir", "/x", "status", "-x"],
+            &["--cache-dir=/y", "doctor", "--nope"],
+        ] {
+            assert!(names_a_command(&args(command)), "{command:?}");
+        }
+        for protocol in [
+            &[][..],
+            &["get", "extra"],
+            &["--frobnicate"],
+            &["list", "-x"],
+            &["fetch"],
+            &["--config-dir", "status", "get"],
+        ] {
+            assert!(!names_a_command(&args(protocol)), "{protocol:?}");
         }
     }
 
