@@ -16,8 +16,11 @@
 #   --from DIR        where docker-credential-ecr and docker-credential-ecr-full are (the latter
 #                     beside it or in DIR/../libexec/docker-credential-ecr/). Default: this
 #                     checkout's target/release when built, else /usr/bin (the Debian package).
-#   --restart         restart the kubelet (kubeadm) or k3s / k3s-agent afterwards; without it
-#                     the script only says what to restart.
+#   --restart         restart the kubelet (kubeadm) or k3s / k3s-agent afterwards (and enable
+#                     and start the agent with --agent); without it the script only says what
+#                     to restart.
+#   --agent           also install /etc/systemd/system/docker-credential-ecr-agent.service: the
+#                     agent renews the node's tokens at half-life, so no pull waits on AWS.
 #
 # Also creates /etc/docker-credential-ecr (0700, root) for the node's bindings and key sets.
 # Every file is written to a temporary name beside its target and renamed into place, so an
@@ -39,13 +42,14 @@ die() {
 }
 
 usage() {
-  sed -n '5,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '5,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 flavor=""
 root=""
 from=""
 restart=false
+agent=false
 while (($#)); do
   case "$1" in
     --flavor) [[ $# -ge 2 ]] || die "--flavor needs kubeadm or k3s"; flavor=$2; shift 2 ;;
@@ -55,6 +59,7 @@ while (($#)); do
     --from) [[ $# -ge 2 ]] || die "--from needs a directory"; from=$2; shift 2 ;;
     --from=*) from=${1#*=}; shift ;;
     --restart) restart=true; shift ;;
+    --agent) agent=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -244,10 +249,39 @@ case "$flavor" in
     ;;
 esac
 
+agent_unit=/etc/systemd/system/$FRONT-agent.service
+if $agent; then
+  # The agent reads the directories the provider config's env names (see
+  # credential-provider-config.yaml), so it renews the very cache the kubelet's plugin reads.
+  cat <<UNIT | put 0644 "$agent_unit"
+[Unit]
+Description=docker-credential-ecr agent: renews the kubelet's ECR tokens before they are due
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Environment=DOCKER_CREDENTIAL_ECR_CONFIG_DIR=$node_config_dir
+Environment=DOCKER_CREDENTIAL_ECR_CACHE_DIR=/var/cache/$FRONT
+ExecStart=$bin_dir/$FRONT agent
+Restart=on-failure
+RestartSec=30
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+fi
+
 if $restart; then
   echo "restarting: systemctl restart $service"
   systemctl restart "$service"
+  if $agent; then
+    systemctl daemon-reload
+    systemctl enable --now "$FRONT-agent.service"
+  fi
 else
+  if $agent; then
+    echo "next: systemctl daemon-reload && systemctl enable --now $FRONT-agent.service"
+  fi
   if [[ $flavor == k3s ]]; then
     echo "next: systemctl restart k3s (k3s-agent on an agent node), or run again with --restart; then add keys:"
   else

@@ -14,7 +14,9 @@
 //! - `install-node.sh --root` for kubeadm (Debian's and RHEL's kubelet environment files) and
 //!   k3s, with this build's binaries: files, modes, the kubelet flags, a second run that changes
 //!   nothing, a missing binary refused in one line before anything is written, and a run that
-//!   fails half-way leaving no half-written file.
+//!   fails half-way leaving no half-written file;
+//! - `--agent`'s systemd unit names the provider config's directories, and its command, run as
+//!   systemd would, renews the node's token so that the kubelet's next run makes no call.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -811,4 +813,121 @@ fn keys_added_as_the_readme_says_serve_the_kubelet_through_the_installed_program
         0,
         "the kubelet's run was served from the cache add filled"
     );
+}
+
+/// `KEY=VALUE` of each `Environment=` line of a systemd unit, and its `ExecStart=` words.
+fn unit_service(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut env = Vec::new();
+    let mut exec = Vec::new();
+    for line in text.lines() {
+        if let Some(assignment) = line.strip_prefix("Environment=") {
+            let (key, value) = assignment.split_once('=').expect("KEY=VALUE");
+            env.push((key.to_string(), value.to_string()));
+        } else if let Some(command) = line.strip_prefix("ExecStart=") {
+            exec = command.split_whitespace().map(str::to_string).collect();
+        }
+    }
+    (env, exec)
+}
+
+#[test]
+fn the_agent_unit_renews_the_cache_the_kubelet_reads() {
+    let fake = FakeEcr::builder().lifetime_secs(20).start().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(installer_dir().join("install-node.sh"))
+        .args(["--flavor", "kubeadm", "--agent", "--root"])
+        .arg(root.path())
+        .arg("--from")
+        .arg(built_dir())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let unit = root
+        .path()
+        .join("etc/systemd/system/docker-credential-ecr-agent.service");
+    assert_eq!(mode(&unit), 0o644);
+    let (unit_env, exec) = unit_service(&std::fs::read_to_string(&unit).unwrap());
+    // The agent's directories are the plugin's: the provider config's `env`.
+    let config = parse_config(&config_text());
+    let plugin_env: Vec<(String, String)> = provider(&config)
+        .env
+        .iter()
+        .map(|var| (var.name.clone(), var.value.clone()))
+        .collect();
+    assert_eq!(unit_env, plugin_env);
+    assert_eq!(
+        exec,
+        [format!("{KUBEADM_BIN_DIR}/{FRONT}"), "agent".to_string()]
+    );
+    // Run the unit's command as systemd would (root, no HOME), its paths under `root`.
+    let sandbox = Sandbox::new();
+    let under_root = |path: &str| root.path().join(path.trim_start_matches('/'));
+    let mut agent = Command::new(under_root(&exec[0]));
+    agent
+        .args(&exec[1..])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", sandbox.aws_config_file())
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            sandbox.aws_credentials_file(),
+        )
+        .env("AWS_ENDPOINT_URL_ECR", fake.url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (key, value) in &unit_env {
+        agent.env(key, under_root(value));
+    }
+    let config_dir = under_root(NODE_CONFIG_DIR);
+    sandbox
+        .helper()
+        .env("AWS_ENDPOINT_URL_ECR", fake.url())
+        .run(
+            &[
+                "--config-dir",
+                config_dir.to_str().unwrap(),
+                "--cache-dir",
+                under_root(NODE_CACHE_DIR).to_str().unwrap(),
+                "add",
+                EXAMPLE_REGISTRY,
+                "--name",
+                "vendor",
+                "--access-key-id",
+                EXAMPLE_ACCESS_KEY_ID,
+                "--store",
+                "file",
+            ],
+            EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
+        )
+        .assert_ok();
+    assert_eq!(fake.stats().unwrap().calls, 1, "add's verification");
+    let mut child = agent.spawn().unwrap();
+    // The 20 s token is renewed at half-life by the agent alone.
+    let started = std::time::Instant::now();
+    while fake.stats().unwrap().calls < 2 && started.elapsed() < Duration::from_secs(40) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        fake.stats().unwrap().calls >= 2,
+        "the agent renewed the node's token"
+    );
+    // The kubelet's next run is served from what the agent fetched: no call of its own.
+    let calls = fake.stats().unwrap().calls;
+    let run = as_the_kubelet(&sandbox, root.path(), KUBEADM_BIN_DIR)
+        .env("AWS_ENDPOINT_URL_ECR", fake.url())
+        .run(
+            &["kubelet-credential-provider"],
+            request(API_VERSIONS[0], &format!("{EXAMPLE_REGISTRY}/app:1")).as_bytes(),
+        );
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        parse_response(&run.stdout)
+            .auth
+            .contains_key(EXAMPLE_REGISTRY)
+    );
+    assert_eq!(fake.stats().unwrap().calls, calls);
 }
