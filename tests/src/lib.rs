@@ -10,6 +10,7 @@ pub mod fake;
 pub mod fake_handle;
 pub mod keychain;
 pub mod sandbox;
+pub mod service_account_token;
 pub mod skip;
 pub mod system;
 pub mod tls;
