@@ -1,6 +1,6 @@
 //! The data of docker-credential-ecr and the files that hold it, with no AWS SDK, keychain or
 //! async runtime: what a registry host is ([`registry`], [`bindings`]), the product config
-//! ([`config`]), the identity a token belongs to and the endpoint it comes from ([`source`], [`chain_inputs`], [`endpoint`]), tokens and
+//! ([`config`]), the identity a token belongs to and the endpoint it comes from ([`source`], [`chain_inputs`], [`endpoint`], [`service_account`]), tokens and
 //! when to renew them ([`token`], [`policy`], [`clock`]), the token cache ([`cache`]) and the
 //! container clients' config files ([`client_config`]), written safely ([`private_fs`]), and the
 //! credential-helper protocol's input ([`helper_protocol`]), where the files live ([`paths`],
@@ -22,6 +22,7 @@ pub mod policy;
 pub mod private_fs;
 pub mod registry;
 pub mod secret;
+pub mod service_account;
 pub mod settings;
 pub mod source;
 pub mod token;
