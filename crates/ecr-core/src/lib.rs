@@ -16,7 +16,7 @@
 
 pub use ecr_model::{
     bindings, cache, chain_inputs, client_config, clock, config, endpoint, helper_protocol, paths,
-    policy, private_fs, registry, secret, settings, source, token, warm,
+    policy, private_fs, registry, secret, service_account, settings, source, token, warm,
 };
 
 pub mod autostart;
