@@ -9,6 +9,7 @@ pub mod desktop;
 pub mod fake;
 pub mod fake_handle;
 pub mod keychain;
+pub mod kubelet;
 pub mod sandbox;
 pub mod service_account_token;
 pub mod skip;

@@ -194,3 +194,38 @@ fn input_over_the_limit_is_refused_even_with_a_cached_token() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("larger than 1 MiB"), "{}", run.stdout);
 }
+
+#[test]
+fn the_front_reads_the_cache_directory_the_environment_names() {
+    // Both programs choose the directories the same way (`ecr_model::paths`): a token the full
+    // program cached under DOCKER_CREDENTIAL_ECR_CACHE_DIR is the one the front's warm path
+    // serves, with no HOME at all, and a front copy alone proves no hand-off happened.
+    let fake = start_fake();
+    let sandbox = Sandbox::new();
+    let node = sandbox.root().join("node");
+    let in_node = |helper: ecr_e2e::sandbox::Helper| {
+        helper
+            .against(&fake.url())
+            .env_remove("HOME")
+            .env("DOCKER_CREDENTIAL_ECR_CACHE_DIR", node.join("cache"))
+            .env("DOCKER_CREDENTIAL_ECR_CONFIG_DIR", node.join("config"))
+    };
+    assert_eq!(
+        in_node(sandbox.helper()).get(EXAMPLE_REGISTRY).secret(),
+        "front-password"
+    );
+    assert!(node.join("cache/tokens").is_dir());
+    let alone = sandbox.root().join("front-alone");
+    fs::create_dir_all(&alone).unwrap();
+    let front = alone.join("docker-credential-ecr");
+    fs::copy(helper_bin(), &front).unwrap();
+    let warm = in_node(sandbox.helper_at(&front)).get(EXAMPLE_REGISTRY);
+    assert_eq!(warm.secret(), "front-password", "{warm:#?}");
+    assert_eq!(calls(&fake), 1);
+    // The user's own directories hold nothing, so a get without the variable is cold.
+    let user = sandbox
+        .helper_at(&front)
+        .against(&fake.url())
+        .get(EXAMPLE_REGISTRY);
+    assert_eq!(user.code, 1, "the front alone cannot fetch: {user:#?}");
+}

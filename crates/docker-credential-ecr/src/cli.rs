@@ -27,6 +27,17 @@ pub struct Cli {
     #[arg(short = 'v', long = "version")]
     pub version: bool,
 
+    /// Keep bindings, key sets and keys.json in DIR (default: $DOCKER_CREDENTIAL_ECR_CONFIG_DIR,
+    /// else the user's config dir, else /etc/docker-credential-ecr when HOME is not set).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config_dir: Option<std::path::PathBuf>,
+
+    /// Keep the token cache and state in DIR (default: $DOCKER_CREDENTIAL_ECR_CACHE_DIR, else
+    /// the user's cache and state dirs, else /var/cache/docker-credential-ecr when HOME is not
+    /// set).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -70,6 +81,16 @@ pub enum Command {
     /// refresh and each problem to stderr and the log. `--autostart on` starts it at login (a
     /// systemd user unit on Linux).
     Agent(crate::commands::agent::AgentArgs),
+    /// Answer the kubelet's image credential provider request on stdin (run by the kubelet,
+    /// per its CredentialProviderConfig; see installers/kubernetes/).
+    ///
+    /// Reads a CredentialProviderRequest (credentialprovider.kubelet.k8s.io v1, v1beta1 or
+    /// v1alpha1) and prints a CredentialProviderResponse in the same version, with the image's
+    /// registry token under `auth` and how long the kubelet may keep it. An image that is not
+    /// ECR gets an empty `auth`. Nodes keep bindings and keys in --config-dir (keys with
+    /// `add --store file`) or take them from the provider config's `env`.
+    #[command(verbatim_doc_comment)]
+    KubeletCredentialProvider,
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -124,6 +145,8 @@ impl Cli {
         };
         Cli {
             version: false,
+            config_dir: None,
+            cache_dir: None,
             command: Some(command),
         }
     }

@@ -44,11 +44,16 @@ fn main() -> ExitCode {
             "no command given; docker uses get, store, erase, list; `docker-credential-ecr --help` lists every command",
         ));
     };
-    let Some(paths) = user_paths() else {
+    let config_dir_option = cli.config_dir.is_some();
+    let locations = ecr_core::paths::Locations::new(cli.config_dir, cli.cache_dir, &|name| {
+        std::env::var_os(name)
+    });
+    let named_dirs = locations.config_dir.is_some() || locations.cache_dir.is_some();
+    let Some(paths) = ecr_core::Paths::at(&locations) else {
         return fail(&no_home());
     };
-    let log_mode = match command {
-        Command::Agent(_) => logging::LogMode::Agent,
+    let log_mode = match &command {
+        Command::Agent(args) if args.autostart.is_none() => logging::LogMode::Agent,
         _ => logging::LogMode::Quiet,
     };
     logging::init(&paths, log_mode);
@@ -58,7 +63,10 @@ fn main() -> ExitCode {
         Command::Erase => verbs::erase(&paths),
         Command::List => verbs::list(&paths),
         Command::Version => unreachable!("handled above"),
-        Command::Add(args) => return commands::finish(commands::add::run(&paths, &args)),
+        Command::Add(mut args) => {
+            args.config_dir_option = config_dir_option;
+            return commands::finish(commands::add::run(&paths, &args));
+        }
         Command::Remove(args) => return commands::finish(commands::remove::run(&paths, &args)),
         Command::Status(args) => return commands::status::run(&paths, &args),
         Command::Doctor(args) => return commands::doctor::run(&paths, &args),
@@ -66,7 +74,11 @@ fn main() -> ExitCode {
         Command::ConfigureDocker(args) => {
             return commands::finish(commands::configure_docker::run(&args));
         }
-        Command::Agent(args) => return commands::finish(commands::agent::run(&paths, &args)),
+        Command::Agent(mut args) => {
+            args.named_dirs = named_dirs;
+            return commands::finish(commands::agent::run(&paths, &args));
+        }
+        Command::KubeletCredentialProvider => return commands::kubelet::run(&paths),
         Command::Manpages { dir } => return commands::finish(commands::manpages(&dir)),
         Command::Completions { shell } => {
             commands::completions(shell);
@@ -79,12 +91,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn user_paths() -> Option<ecr_core::Paths> {
-    ecr_core::Paths::for_current_user()
-}
-
 fn no_home() -> Failure {
-    Failure::usage("cannot find the home directory (is HOME set?)")
+    Failure::usage(
+        "cannot find the home directory: set HOME, or name the directories with --config-dir and --cache-dir",
+    )
 }
 
 /// Writes a failure (see [`protocol::write_failure`]) unless the watchdog answered already.

@@ -15,8 +15,9 @@
 //! `Display` never show them.
 
 pub use ecr_model::{
-    bindings, cache, chain_inputs, client_config, clock, config, endpoint, helper_protocol, paths,
-    policy, private_fs, registry, secret, service_account, settings, source, token, warm,
+    bindings, cache, chain_inputs, client_config, clock, config, endpoint, helper_protocol,
+    kubelet, paths, policy, private_fs, registry, secret, service_account, settings, source, token,
+    warm,
 };
 
 pub mod autostart;

@@ -16,7 +16,7 @@
 
 use std::cell::OnceCell;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::aws::SdkTokenSource;
 use crate::cache::{CacheEntry, CacheError, CacheKey, TokenCache};
@@ -51,6 +51,9 @@ pub struct Credentials {
     pub server_url: String,
     pub username: String,
     pub secret: Secret,
+    /// When the token stops being served without a refresh ([`RefreshPolicy::fresh_until`]):
+    /// how long a caller that keeps credentials itself (the kubelet) may keep them.
+    pub fresh_until: SystemTime,
 }
 
 /// Why `get` has no credentials to give.
@@ -216,7 +219,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         deadline: Deadline,
     ) -> Result<Credentials, GetError> {
         if let Some(token) = self.login_token(&registry) {
-            return Ok(answer(server_address, token));
+            return Ok(self.answer(server_address, token));
         }
         let scope = self.bound_scope(registry.clone())?;
         self.serve(&scope, server_address, None, deadline)
@@ -242,6 +245,16 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         self.serve(&scope, server_address, Some(&token), deadline)
     }
 
+    /// What `get` answers for `server_address` with `token`.
+    fn answer(&self, server_address: &str, token: Token) -> Credentials {
+        Credentials {
+            server_url: server_address.trim().to_string(),
+            username: ECR_USERNAME.to_string(),
+            fresh_until: self.policy.fresh_until(&token),
+            secret: token.password,
+        }
+    }
+
     /// The cached token of `scope` when the policy allows, else a fetch under its lock (with
     /// `presented`, the service account's token, for a web identity scope).
     fn serve(
@@ -254,16 +267,16 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         let key = CacheKey::for_scope(scope);
         if let Some(cached) = self.cache.load(&key, &self.clock) {
             match self.policy.assess(&cached, self.clock.now()) {
-                Freshness::Fresh => return Ok(answer(server_address, cached)),
+                Freshness::Fresh => return Ok(self.answer(server_address, cached)),
                 Freshness::DueForRefresh => {
                     let token = self.refresh_or_keep(scope, &key, presented, cached, deadline);
-                    return Ok(answer(server_address, token));
+                    return Ok(self.answer(server_address, token));
                 }
                 Freshness::Unusable => {}
             }
         }
         self.fetch_under_lock(scope, &key, presented, deadline, CacheUse::Recheck)
-            .map(|renewal| answer(server_address, renewal.into_token()))
+            .map(|renewal| self.answer(server_address, renewal.into_token()))
     }
 
     /// Fetches a new token for `server_address` now, whatever the cache holds, and caches it.
@@ -614,15 +627,6 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             .enable_all()
             .build()?;
         Ok(self.runtime.get_or_init(|| runtime))
-    }
-}
-
-/// What `get` answers for `server_address` with `token`.
-fn answer(server_address: &str, token: Token) -> Credentials {
-    Credentials {
-        server_url: server_address.trim().to_string(),
-        username: ECR_USERNAME.to_string(),
-        secret: token.password,
     }
 }
 

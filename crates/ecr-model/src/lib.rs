@@ -3,7 +3,8 @@
 //! ([`config`]), the identity a token belongs to and the endpoint it comes from ([`source`], [`chain_inputs`], [`endpoint`], [`service_account`]), tokens and
 //! when to renew them ([`token`], [`policy`], [`clock`]), the token cache ([`cache`]) and the
 //! container clients' config files ([`client_config`]), written safely ([`private_fs`]), and the
-//! credential-helper protocol's input ([`helper_protocol`]), where the files live ([`paths`],
+//! credential-helper protocol's input ([`helper_protocol`]) and the kubelet's credential
+//! provider API ([`kubelet`]), where the files live ([`paths`],
 //! [`settings`]), and what a `get` can answer from the cache alone ([`warm`]).
 //!
 //! Everything that parses untrusted input lives here, so that the fuzz targets (`fuzz/`) build
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod helper_protocol;
+pub mod kubelet;
 pub mod paths;
 pub mod policy;
 pub mod private_fs;

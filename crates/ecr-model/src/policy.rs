@@ -61,6 +61,11 @@ impl RefreshPolicy {
         token.received_at + token.lifetime() / 2
     }
 
+    /// When `token` stops being [`Freshness::Fresh`]: a `get` after this refreshes it first.
+    pub fn fresh_until(&self, token: &Token) -> SystemTime {
+        token.expires_at - self.refresh_window(token.lifetime())
+    }
+
     /// Classifies `token` at `now`.
     pub fn assess(&self, token: &Token, now: SystemTime) -> Freshness {
         let lifetime = token.lifetime();
@@ -91,6 +96,26 @@ mod tests {
 
     fn after(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_token_is_fresh_until_fresh_until() {
+        let policy = RefreshPolicy::new(HOUR);
+        for lifetime in [20, 120, 12 * 3600] {
+            let t = token(lifetime);
+            let until = policy.fresh_until(&t);
+            let secs = until.duration_since(UNIX_EPOCH).unwrap().as_secs();
+            assert_eq!(
+                policy.assess(&t, after(secs - 1)),
+                Freshness::Fresh,
+                "{lifetime}"
+            );
+            assert_ne!(
+                policy.assess(&t, after(secs)),
+                Freshness::Fresh,
+                "{lifetime}"
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,10 @@ pub struct AddArgs {
     /// Do not route the registry to this helper in docker's config.
     #[arg(long)]
     pub no_configure: bool,
+    /// Set from the global --config-dir: docker, which runs the helper without it, is not
+    /// routed (a node's bindings are the kubelet's).
+    #[arg(skip)]
+    pub config_dir_option: bool,
 }
 
 pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
@@ -94,6 +98,13 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
         }
     );
     if args.no_configure {
+        return Ok(());
+    }
+    if args.config_dir_option {
+        println!(
+            "docker's config is unchanged: docker runs the helper without --config-dir (set {} in its environment and run `configure-docker {registry}` to route it)",
+            ecr_core::paths::CONFIG_DIR_ENV
+        );
         return Ok(());
     }
     if registry.is_pattern() {

@@ -16,6 +16,10 @@ pub struct AgentArgs {
     /// Start the agent at login (on) or stop doing so (off), then exit.
     #[arg(long, value_enum, value_name = "on|off")]
     pub autostart: Option<Switch>,
+    /// Whether the directories were named (--config-dir, --cache-dir or their environment
+    /// variables): a login item would not see them.
+    #[arg(skip)]
+    pub named_dirs: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -26,6 +30,11 @@ pub enum Switch {
 
 pub fn run(paths: &Paths, args: &AgentArgs) -> anyhow::Result<()> {
     if let Some(switch) = args.autostart {
+        if switch == Switch::On && args.named_dirs {
+            anyhow::bail!(
+                "a login item runs the agent without --config-dir, --cache-dir or their environment variables; on a node, run it as a system service (installers/kubernetes/docker-credential-ecr-agent.service)"
+            );
+        }
         return set_autostart(switch == Switch::On);
     }
     let refresher = RefresherHandle::spawn(paths.clone(), LogObserver)?;

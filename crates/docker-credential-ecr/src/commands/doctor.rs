@@ -2,7 +2,9 @@
 //! prints a fix for each failure.
 //!
 //! The steps, in order: the helper is on `PATH` (docker runs it by name); each bound host is
-//! routed to it in docker's config; the keychain holds each key set's secret and answers;
+//! routed to it in docker's config (on a Kubernetes node, `--kubelet`, these two become: the
+//! config and cache directories are the node's and private); the keychain holds each key set's
+//! secret and answers;
 //! each binding can fetch a token (which also proves the endpoint, the proxy and the CA bundle),
 //! and AWS's clock (the response's `Date`) agrees with ours.
 
@@ -20,7 +22,12 @@ use ecr_core::service::CLOCK_SKEW_TOLERANCE;
 use ecr_core::{CacheKey, Deadline, Paths};
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {}
+pub struct DoctorArgs {
+    /// Check a Kubernetes node's set-up for the kubelet's credential provider instead of
+    /// docker's (use the provider config's --config-dir and environment).
+    #[arg(long)]
+    pub kubelet: bool,
+}
 
 /// One check's outcome.
 struct Check {
@@ -46,8 +53,11 @@ impl Check {
     }
 }
 
-pub fn run(paths: &Paths, _args: &DoctorArgs) -> ExitCode {
-    let mut checks = vec![helper_on_path()];
+pub fn run(paths: &Paths, args: &DoctorArgs) -> ExitCode {
+    let mut checks = match args.kubelet {
+        true => node_directories(paths),
+        false => vec![helper_on_path()],
+    };
     match crate::verbs::service(paths) {
         Err(failure) => checks.push(Check::fail(
             format!("configuration: {}", failure.stdout_line()),
@@ -75,7 +85,9 @@ pub fn run(paths: &Paths, _args: &DoctorArgs) -> ExitCode {
                     "no bindings: registries use the default AWS credential chain",
                 ));
             }
-            checks.extend(routing(&hosts));
+            if !args.kubelet {
+                checks.extend(routing(&hosts));
+            }
             let secrets = KeySetSecrets::new(paths, KeychainAccess::INTERACTIVE);
             for (name, key_set) in &config.key_sets {
                 let store = secrets.store(key_set.secret_location);
@@ -158,6 +170,55 @@ fn helper_on_path() -> Check {
             "install it (`cargo install --locked --path crates/docker-credential-ecr`) or add its directory to PATH",
         ),
     }
+}
+
+/// A node's directories: the config directory may hold plaintext keys (`keys.json`), so it
+/// and the cache must be the running user's alone; the cache must be writable.
+fn node_directories(paths: &Paths) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let config = paths.config_dir();
+    match private_dir(config) {
+        Ok(true) => checks.push(Check::pass(format!(
+            "the config directory {} is private",
+            config.display()
+        ))),
+        Ok(false) => checks.push(Check::fail(
+            format!(
+                "the config directory {} is readable by others",
+                config.display()
+            ),
+            format!("chmod 700 {}", config.display()),
+        )),
+        Err(e) => checks.push(Check::fail(
+            format!("the config directory {}: {e}", config.display()),
+            "create it with `docker-credential-ecr --config-dir DIR add REGISTRY --store file`, or pass the provider's --config-dir",
+        )),
+    }
+    let tokens = paths.token_cache_dir();
+    let probe = tokens.join(format!(".doctor-{}", std::process::id()));
+    let writable = ecr_core::private_fs::create_private_dir(&tokens)
+        .and_then(|()| std::fs::File::create_new(&probe).map(drop))
+        .and_then(|()| std::fs::remove_file(&probe));
+    checks.push(match writable {
+        Ok(()) => Check::pass(format!("the token cache {} is writable", tokens.display())),
+        Err(e) => Check::fail(
+            format!("the token cache {}: {e}", tokens.display()),
+            "run as the kubelet does (root), or name a writable directory with --cache-dir",
+        ),
+    });
+    checks
+}
+
+/// Whether `dir` exists and only its owner may enter it.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<bool> {
+    let metadata = std::fs::metadata(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(metadata.permissions().mode() & 0o077 == 0)
+    }
+    #[cfg(not(unix))]
+    Ok(metadata.is_dir())
 }
 
 fn routing(hosts: &[String]) -> Vec<Check> {

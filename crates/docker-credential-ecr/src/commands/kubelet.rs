@@ -1,0 +1,114 @@
+//! `kubelet-credential-provider`: the kubelet's image credential provider plugin. The kubelet
+//! starts it once per pull it has no cached credentials for, writes a
+//! `CredentialProviderRequest` on stdin and reads a `CredentialProviderResponse` on stdout
+//! ([`ecr_core::kubelet`] owns both documents).
+//!
+//! The token comes from the same service as `get`'s (bindings, key sets, roles, the cache and
+//! its single flight: concurrent pulls of one identity and endpoint make one API call). An
+//! image that is not ECR gets an empty `auth` and exit 0; so does ECR Public when no token can
+//! be had (its images pull anonymously). Any other failure is one line on stderr, nothing on
+//! stdout, and exit 1: the kubelet logs the line and pulls without credentials.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use ecr_core::kubelet::{
+    AuthConfig, CacheKeyType, CredentialProviderRequest, CredentialProviderResponse,
+};
+use ecr_core::registry::Registry;
+use ecr_core::service::Credentials;
+use ecr_core::{Deadline, GetError, Paths};
+
+/// How long one request may take. The kubelet waits on the plugin for a minute; the pull
+/// waits on the answer, so a stuck AWS call gives up well before that.
+const BUDGET: Duration = Duration::from_secs(20);
+
+/// Answers the request on stdin.
+pub fn run(paths: &Paths) -> ExitCode {
+    match respond(paths) {
+        Ok(response) => write_response(&response),
+        Err(message) => {
+            tracing::warn!("kubelet-credential-provider: {message}");
+            eprintln!("docker-credential-ecr: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn respond(paths: &Paths) -> Result<CredentialProviderResponse, String> {
+    let input = crate::protocol::read_input().map_err(|f| f.stdout_line().to_string())?;
+    let request = CredentialProviderRequest::parse(&input).map_err(|e| e.to_string())?;
+    let host = request.registry_host();
+    let Ok(registry) = Registry::parse(host) else {
+        tracing::info!(host, "not an ECR registry: answering no credentials");
+        return Ok(CredentialProviderResponse::empty(request.api_version));
+    };
+    let public = registry.is_public();
+    match credentials(paths, registry, host) {
+        Ok(credentials) => Ok(response_of(&request, host, credentials, SystemTime::now())),
+        Err(message) if public => {
+            tracing::info!(host, "{message}; ECR Public pulls anonymously");
+            Ok(CredentialProviderResponse::empty(request.api_version))
+        }
+        Err(message) => Err(message),
+    }
+}
+
+fn credentials(paths: &Paths, registry: Registry, host: &str) -> Result<Credentials, String> {
+    let deadline = Deadline::after(BUDGET);
+    crate::descendants::adopt_orphans();
+    let service = crate::verbs::service(paths).map_err(|f| f.stdout_line().to_string())?;
+    let result = service
+        .get_registry(registry, host, deadline)
+        .map_err(|e| match e {
+            GetError::NotFound(reason) => reason,
+            other => other.to_string(),
+        });
+    if result.is_err() {
+        // A `credential_process` cut off by the deadline must not outlive the plugin.
+        crate::descendants::end_all();
+    }
+    result
+}
+
+/// The response for `host`: the kubelet keeps it while the token is fresh, and asks again
+/// when the service would refresh it.
+fn response_of(
+    request: &CredentialProviderRequest,
+    host: &str,
+    credentials: Credentials,
+    now: SystemTime,
+) -> CredentialProviderResponse {
+    let keep = credentials
+        .fresh_until
+        .duration_since(now)
+        .unwrap_or(Duration::ZERO);
+    let auth = BTreeMap::from([(
+        host.to_string(),
+        AuthConfig {
+            username: credentials.username,
+            password: credentials.secret,
+        },
+    )]);
+    CredentialProviderResponse {
+        api_version: request.api_version,
+        cache_key_type: CacheKeyType::Registry,
+        cache_duration: Some(keep),
+        auth,
+    }
+}
+
+fn write_response(response: &CredentialProviderResponse) -> ExitCode {
+    let mut line = response.to_json();
+    line.push('\n');
+    let mut out = std::io::stdout().lock();
+    match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("docker-credential-ecr: cannot write the response: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
