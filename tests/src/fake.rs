@@ -1,5 +1,5 @@
 //! `fake-ecr`: the project's own fake of ECR's and ECR Public's GetAuthorizationToken, and of
-//! STS's AssumeRole and GetCallerIdentity.
+//! STS's AssumeRole, AssumeRoleWithWebIdentity and GetCallerIdentity.
 //!
 //! The end-to-end tests point the real helper (and the Go `docker-credential-ecr-login`, for
 //! comparison) at this server to provoke what real ECR rarely does on demand: short token
@@ -33,6 +33,17 @@
 //! `UnrecognizedClientException` / `InvalidClientTokenId`, and with expired ones
 //! `ExpiredTokenException` / `ExpiredToken`. [`Stats::assumed`] counts successes per role and
 //! [`Stats::assume_role_requests`] lists every AssumeRole request with what it sent.
+//!
+//! AssumeRoleWithWebIdentity is accepted unsigned, as AWS accepts it (the SDK sends it without
+//! an `Authorization` header). The fake reads the token's JWT claims without verifying them
+//! (`sub`, `iss`, `aud`, `exp`); a token that is not a JWT with a `sub` is answered
+//! `InvalidIdentityToken`. The credentials' key id is [`sts::web_identity_key_id`]`(role_arn,
+//! session_name, sub, n)`: two service accounts never share one, so `by_access_key` tells whose
+//! credentials each ECR call used ([`Stats::web_identity_requests`] lists each request's role,
+//! subject and issued key id, never the token). Knobs: `rejected_subjects`
+//! (`--rejected-subject SUB`): `InvalidIdentityToken`; `role_subjects` (`--role-subject
+//! ROLE_ARN SUB`, repeatable): a listed role's trust policy admits only those subjects, others
+//! get `AccessDenied`.
 //!
 //! STS-only knobs: `sts_duration_secs` (`--sts-duration-secs`) and `role_external_ids`
 //! (`--role-external-id ROLE_ARN EXTERNAL_ID`, repeatable): a listed role answers
@@ -84,7 +95,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 
 pub use knobs::{Knobs, KnobsPatch, Mode};
-pub use state::{AssumeRoleRecord, Stats};
+pub use state::{AssumeRoleRecord, Stats, WebIdentityRecord};
 
 use state::State;
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::fake::{AssumeRoleRecord, Knobs, KnobsPatch, Mode, Stats, TlsFiles};
+use crate::fake::{AssumeRoleRecord, Knobs, KnobsPatch, Mode, Stats, TlsFiles, WebIdentityRecord};
 
 /// Environment variable naming the `fake-ecr` binary to run.
 pub const BIN_ENV: &str = "FAKE_ECR_BIN";
@@ -129,6 +129,27 @@ impl FakeEcrBuilder {
             .role_external_ids
             .get_or_insert_with(BTreeMap::new)
             .insert(role_arn.into(), external_id.into());
+        self
+    }
+
+    /// AssumeRoleWithWebIdentity answers `InvalidIdentityToken` for tokens of `subject`.
+    pub fn rejected_subject(mut self, subject: impl Into<String>) -> Self {
+        self.knobs
+            .rejected_subjects
+            .get_or_insert_with(Vec::new)
+            .push(subject.into());
+        self
+    }
+
+    /// `role_arn`'s trust policy lets `subject` assume it with a web identity token (and, once
+    /// a role has one, no other subject).
+    pub fn role_subject(mut self, role_arn: impl Into<String>, subject: impl Into<String>) -> Self {
+        self.knobs
+            .role_subjects
+            .get_or_insert_with(BTreeMap::new)
+            .entry(role_arn.into())
+            .or_default()
+            .push(subject.into());
         self
     }
 
@@ -251,6 +272,27 @@ impl FakeEcr {
         self.stats().map(|stats| stats.assume_role_requests)
     }
 
+    /// Every AssumeRoleWithWebIdentity request so far (since the last reset), oldest first.
+    pub fn web_identity_requests(&self) -> Result<Vec<WebIdentityRecord>, FakeEcrError> {
+        self.stats().map(|stats| stats.web_identity_requests)
+    }
+
+    /// The temporary access key ids the fake issued for `role_arn` to tokens of `subject`
+    /// (since the last reset), oldest first: with [`Self::calls_by`], what tells whose
+    /// credentials an ECR call was made with.
+    pub fn keys_issued_to(
+        &self,
+        role_arn: &str,
+        subject: &str,
+    ) -> Result<Vec<String>, FakeEcrError> {
+        Ok(self
+            .web_identity_requests()?
+            .into_iter()
+            .filter(|r| r.role_arn == role_arn && r.subject.as_deref() == Some(subject))
+            .filter_map(|r| r.issued_access_key)
+            .collect())
+    }
+
     /// Zeroes the call counters (the knobs and the issued STS credentials stay as they are).
     pub fn reset(&self) -> Result<(), FakeEcrError> {
         self.post::<Stats>("/reset", &serde_json::json!({}))
@@ -352,6 +394,14 @@ fn cli_args(knobs: &KnobsPatch, tls: Option<&TlsFiles>) -> Vec<String> {
             role_arn.clone(),
             external_id.clone(),
         ]);
+    }
+    for subject in knobs.rejected_subjects.iter().flatten() {
+        args.extend(["--rejected-subject".into(), subject.clone()]);
+    }
+    for (role_arn, subjects) in knobs.role_subjects.iter().flatten() {
+        for subject in subjects {
+            args.extend(["--role-subject".into(), role_arn.clone(), subject.clone()]);
+        }
     }
     args
 }

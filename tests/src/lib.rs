@@ -11,6 +11,7 @@ pub mod fake_handle;
 pub mod keychain;
 pub mod kubelet;
 pub mod sandbox;
+pub mod service_account_token;
 pub mod skip;
 pub mod system;
 pub mod tls;

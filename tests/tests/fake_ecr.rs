@@ -17,6 +17,7 @@ use ecr_e2e::fake::sts::{self, ASSUME_ROLE_TARGET, GET_CALLER_IDENTITY_TARGET};
 use ecr_e2e::fake::wire::{ECR_PUBLIC_TARGET, ECR_TARGET};
 use ecr_e2e::fake::{AssumeRoleRecord, KnobsPatch, Mode, Stats};
 use ecr_e2e::fake_handle::FakeEcr;
+use ecr_e2e::service_account_token;
 use serde_json::Value;
 
 const KEY: &str = "AKIAFAKEECRTEST00001";
@@ -493,6 +494,12 @@ fn start_flags_set_the_knobs_and_bad_patches_are_refused() {
                     .into_iter()
                     .collect(),
             ),
+            rejected_subjects: Some(vec!["-sub1".into()]),
+            role_subjects: Some(
+                [(ROLE.to_owned(), vec!["sub2".to_owned(), "sub3".to_owned()])]
+                    .into_iter()
+                    .collect(),
+            ),
         })
         .start()
         .expect("fake-ecr starts");
@@ -509,6 +516,8 @@ fn start_flags_set_the_knobs_and_bad_patches_are_refused() {
         knobs.role_external_ids.get(ROLE).map(String::as_str),
         Some("-starts-with-a-dash")
     );
+    assert_eq!(knobs.rejected_subjects, ["-sub1"]);
+    assert_eq!(knobs.role_subjects.get(ROLE).map(Vec::len), Some(2));
 
     let mut response = client(Duration::from_secs(10))
         .post(format!("{}/knobs", fake.control_url()))
@@ -1206,5 +1215,137 @@ fn expired_temporary_keys_get_expired_token_errors() {
             .by_access_key
             .get(&credentials.key),
         Some(&2)
+    );
+}
+
+/// An unsigned AssumeRoleWithWebIdentity, as the SDK sends it.
+fn assume_role_with_web_identity(fake: &FakeEcr, role: &str, token: &str) -> XmlAnswer {
+    sts_call(
+        fake,
+        None,
+        None,
+        &[
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("RoleArn", role),
+            ("RoleSessionName", "shop.puller"),
+            ("WebIdentityToken", token),
+        ],
+    )
+}
+
+#[test]
+fn web_identity_is_accepted_unsigned_and_its_credentials_name_the_subject() {
+    let fake = start();
+    let puller = service_account_token::token("shop", "puller");
+    let answer = assume_role_with_web_identity(&fake, ROLE, &puller);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.body.starts_with(
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+         <AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>system:serviceaccount:shop:puller<"
+    ), "{}", answer.body);
+    assert_eq!(
+        answer.text("Audience"),
+        Some(service_account_token::AUDIENCE)
+    );
+    assert_eq!(answer.text("Provider"), Some(service_account_token::ISSUER));
+    let first = issued(&answer);
+    let subject = service_account_token::subject("shop", "puller");
+    assert_eq!(
+        first.key,
+        sts::web_identity_key_id(ROLE, "shop.puller", &subject, 1)
+    );
+    assert_near(
+        first.expiration as f64,
+        now_secs() + 3600.0,
+        3.0,
+        "Expiration",
+    );
+
+    // Another service account of the same role gets credentials of its own.
+    let other = service_account_token::token("shop", "builder");
+    let second = issued(&assume_role_with_web_identity(&fake, ROLE, &other));
+    assert_ne!(first.key[..16], second.key[..16]);
+
+    // The credentials work at ECR, and the fake counts each call under its key.
+    assert_eq!(get_token_as(&fake, &first.key, &first.token).status, 200);
+    let stats = fake.stats().expect("stats");
+    assert_eq!(
+        stats
+            .by_target
+            .get(sts::ASSUME_ROLE_WITH_WEB_IDENTITY_TARGET),
+        Some(&2)
+    );
+    assert_eq!(stats.by_access_key.get(&first.key), Some(&1));
+    assert_eq!(stats.by_access_key.get(&second.key), None);
+    assert_eq!(stats.web_identity_requests[0].access_key, None, "unsigned");
+    assert_eq!(
+        stats.web_identity_requests[0].subject.as_deref(),
+        Some(subject.as_str())
+    );
+    assert_eq!(
+        fake.keys_issued_to(ROLE, &subject).expect("stats"),
+        vec![first.key.clone()]
+    );
+    let record = serde_json::to_string(&stats).expect("stats serialize");
+    assert!(!record.contains(&puller), "the stats never hold a token");
+}
+
+#[test]
+fn web_identity_errors_have_the_sts_shape() {
+    let allowed = service_account_token::subject("shop", "puller");
+    let fake = FakeEcr::builder()
+        .role_subject(ROLE, &allowed)
+        .rejected_subject(service_account_token::subject("shop", "revoked"))
+        .start()
+        .expect("fake-ecr starts");
+    assume_role_with_web_identity(&fake, ROLE, "not-a-jwt").assert_error(
+        400,
+        "InvalidIdentityToken",
+        "The ID Token provided is not a valid JWT",
+    );
+    assume_role_with_web_identity(
+        &fake,
+        ROLE,
+        &service_account_token::token("shop", "revoked"),
+    )
+    .assert_error(400, "InvalidIdentityToken", "verification key");
+    assume_role_with_web_identity(&fake, ROLE, &service_account_token::token("shop", "other"))
+        .assert_error(
+            403,
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        );
+    let expired = service_account_token::with_claims(&serde_json::json!({
+        "sub": allowed, "exp": 1_000_000_000u64,
+    }));
+    assume_role_with_web_identity(&fake, ROLE, &expired).assert_error(
+        400,
+        "ExpiredTokenException",
+        "Token expired",
+    );
+    let granted =
+        assume_role_with_web_identity(&fake, ROLE, &service_account_token::token("shop", "puller"));
+    assert_eq!(granted.status, 200, "{granted:?}");
+    // Other STS actions still need a signature.
+    sts_call(&fake, None, None, &[("Action", "GetCallerIdentity")]).assert_error(
+        403,
+        "MissingAuthenticationToken",
+        "Request is missing Authentication Token",
+    );
+    let outcomes: Vec<String> = fake
+        .web_identity_requests()
+        .expect("stats")
+        .into_iter()
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "InvalidIdentityToken",
+            "InvalidIdentityToken",
+            "AccessDenied",
+            "ExpiredTokenException",
+            "ok"
+        ]
     );
 }

@@ -37,6 +37,17 @@ pub trait TokenSource {
         scope: &TokenScope,
         deadline: Deadline,
     ) -> impl Future<Output = Result<FetchedToken, FetchError>>;
+
+    /// [`TokenSource::fetch`] for a scope whose credentials are bought with a token the caller
+    /// presents: a service account's token, for a
+    /// [`CredentialSource::WebIdentity`](crate::source::CredentialSource::WebIdentity) scope.
+    /// The token serves this one fetch: it is never kept, logged or written.
+    fn fetch_with_web_identity(
+        &self,
+        scope: &TokenScope,
+        token: &Secret,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<FetchedToken, FetchError>>;
 }
 
 /// What went wrong, in the user's terms.
@@ -67,6 +78,12 @@ pub enum FetchErrorKind {
     BadConfiguration,
     /// A key set's secret could not be read (keychain locked, absent, or slow).
     KeychainUnavailable,
+    /// STS refused a service account's token (`InvalidIdentityToken`, `IDPRejectedClaim`, an
+    /// expired token): the cluster's OIDC issuer and the IAM identity provider disagree.
+    IdentityTokenRejected,
+    /// A service account's token is needed and none was presented (only the kubelet's request
+    /// carries one).
+    IdentityTokenMissing,
 }
 
 /// A failed fetch: its kind, the detail AWS or the network gave, and the key set whose keys
@@ -160,6 +177,11 @@ impl fmt::Display for FetchError {
             FetchErrorKind::KeychainUnavailable => {
                 write!(f, "cannot read the secret key: {detail}")
             }
+            FetchErrorKind::IdentityTokenRejected => write!(
+                f,
+                "STS rejected the service account token: {detail} (the IAM OIDC identity provider must have the cluster's service-account issuer URL and, as audience, the kubelet's serviceAccountTokenAudience)"
+            ),
+            FetchErrorKind::IdentityTokenMissing => f.write_str(&detail),
         }
     }
 }

@@ -16,8 +16,8 @@
 
 pub use ecr_model::{
     bindings, cache, chain_inputs, client_config, clock, config, endpoint, helper_protocol,
-    kube_secret, kubelet, paths, policy, private_fs, registry, secret, settings, source, token,
-    warm,
+    kube_secret, kubelet, paths, policy, private_fs, registry, secret, service_account, settings,
+    source, token, warm,
 };
 
 pub mod autostart;

@@ -7,6 +7,12 @@
 //! concurrent cold `get`s make one API call). A token due for refresh is refreshed briefly
 //! and kept as the fallback. A warm `get` touches only the environment and one cache file:
 //! no AWS configuration, no network, no runtime.
+//!
+//! The kubelet's requests for a service account ([`CredentialService::get_for_service_account`])
+//! go the same way over a scope of their own (the role and the token's subject,
+//! [`CredentialSource::WebIdentity`]), the token handed down to the one fetch that needs it and
+//! kept nowhere. Such scopes record no registry state (`status` and `doctor` report the node's
+//! own identities) and no other process renews them.
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -24,7 +30,7 @@ use crate::policy::{Freshness, RefreshPolicy};
 use crate::registry::{NotEcr, Registry};
 use crate::secret::Secret;
 use crate::settings::{Settings, SettingsError};
-use crate::source::{ScopeResolver, TokenScope, UnknownKeySet};
+use crate::source::{CredentialSource, ScopeResolver, TokenScope, UnknownKeySet};
 use crate::state::StateStore;
 use crate::token::Token;
 
@@ -212,30 +218,65 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         server_address: &str,
         deadline: Deadline,
     ) -> Result<Credentials, GetError> {
-        let answer = |token: Token| Credentials {
+        if let Some(token) = self.login_token(&registry) {
+            return Ok(self.answer(server_address, token));
+        }
+        let scope = self.bound_scope(registry.clone())?;
+        self.serve(&scope, server_address, None, deadline)
+    }
+
+    /// Credentials for `server_address` (whose parsed form is `registry`) bought with a
+    /// service account's `token` for `role_arn`: the cached token of that role, token subject
+    /// ([`crate::service_account::subject_of`]) and API endpoint while the [`RefreshPolicy`]
+    /// allows, else one fetched under that entry's lock (`AssumeRoleWithWebIdentity`, then
+    /// ECR), so concurrent requests for one service account make one exchange. Neither the
+    /// node's bindings nor a `docker login` token take part; the token is used for the fetch
+    /// only, never stored.
+    pub fn get_for_service_account(
+        &self,
+        registry: Registry,
+        server_address: &str,
+        role_arn: &str,
+        token: Secret,
+        deadline: Deadline,
+    ) -> Result<Credentials, GetError> {
+        let source = CredentialSource::web_identity(role_arn, &token);
+        let scope = TokenScope::for_source(registry, source, &*self.env);
+        self.serve(&scope, server_address, Some(&token), deadline)
+    }
+
+    /// What `get` answers for `server_address` with `token`.
+    fn answer(&self, server_address: &str, token: Token) -> Credentials {
+        Credentials {
             server_url: server_address.trim().to_string(),
             username: ECR_USERNAME.to_string(),
             fresh_until: self.policy.fresh_until(&token),
             secret: token.password,
-        };
-
-        if let Some(token) = self.login_token(&registry) {
-            return Ok(answer(token));
         }
+    }
 
-        let scope = self.bound_scope(registry.clone())?;
-        let key = CacheKey::for_scope(&scope);
+    /// The cached token of `scope` when the policy allows, else a fetch under its lock (with
+    /// `presented`, the service account's token, for a web identity scope).
+    fn serve(
+        &self,
+        scope: &TokenScope,
+        server_address: &str,
+        presented: Option<&Secret>,
+        deadline: Deadline,
+    ) -> Result<Credentials, GetError> {
+        let key = CacheKey::for_scope(scope);
         if let Some(cached) = self.cache.load(&key, &self.clock) {
             match self.policy.assess(&cached, self.clock.now()) {
-                Freshness::Fresh => return Ok(answer(cached)),
+                Freshness::Fresh => return Ok(self.answer(server_address, cached)),
                 Freshness::DueForRefresh => {
-                    return Ok(answer(self.refresh_or_keep(&scope, &key, cached, deadline)));
+                    let token = self.refresh_or_keep(scope, &key, presented, cached, deadline);
+                    return Ok(self.answer(server_address, token));
                 }
                 Freshness::Unusable => {}
             }
         }
-        self.fetch_under_lock(&scope, &key, deadline, CacheUse::Recheck)
-            .map(|renewal| answer(renewal.into_token()))
+        self.fetch_under_lock(scope, &key, presented, deadline, CacheUse::Recheck)
+            .map(|renewal| self.answer(server_address, renewal.into_token()))
     }
 
     /// Fetches a new token for `server_address` now, whatever the cache holds, and caches it.
@@ -273,7 +314,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
             Renew::Now => CacheUse::Bypass,
             Renew::WhenHalfSpent => CacheUse::UnlessRenewed,
         };
-        let renewal = self.fetch_under_lock(scope, &key, deadline, cache_use)?;
+        let renewal = self.fetch_under_lock(scope, &key, None, deadline, cache_use)?;
         let now = self.clock.now();
         let token = renewal.token();
         if self.policy.assess(token, now) == Freshness::Unusable
@@ -411,6 +452,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         &self,
         scope: &TokenScope,
         key: &CacheKey,
+        presented: Option<&Secret>,
         cached: Token,
         deadline: Deadline,
     ) -> Token {
@@ -430,7 +472,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         {
             return newer;
         }
-        let result = self.fetch(scope, deadline.capped(REFRESH_BUDGET));
+        let result = self.fetch(scope, presented, deadline.capped(REFRESH_BUDGET));
         let token = match result {
             Ok(fetched) => match self.accept(scope, fetched).0 {
                 Accepted::Cached(token) => token,
@@ -450,6 +492,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         &self,
         scope: &TokenScope,
         key: &CacheKey,
+        presented: Option<&Secret>,
         deadline: Deadline,
         cache_use: CacheUse,
     ) -> Result<Renewal, GetError> {
@@ -478,7 +521,7 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                 return Ok(Renewal::NotDue(cached));
             }
         }
-        let fetched = self.fetch(scope, deadline).map_err(|error| {
+        let fetched = self.fetch(scope, presented, deadline).map_err(|error| {
             if error.is_no_identity() {
                 GetError::NotFound(format!("{}: {error}", scope.registry))
             } else {
@@ -526,7 +569,15 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         Accepted::Cached(token)
     }
 
-    fn fetch(&self, scope: &TokenScope, deadline: Deadline) -> Result<FetchedToken, FetchError> {
+    /// Fetches `scope`'s token within `deadline`, with `presented` (a service account's
+    /// token) for a web identity scope, and records the outcome for `status` (not for a
+    /// service account's scope: those are not the registry's own).
+    fn fetch(
+        &self,
+        scope: &TokenScope,
+        presented: Option<&Secret>,
+        deadline: Deadline,
+    ) -> Result<FetchedToken, FetchError> {
         let runtime = match self.runtime() {
             Ok(runtime) => runtime,
             Err(e) => {
@@ -540,12 +591,15 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
         // The source bounds each of its steps by `deadline` and names the one that ran out;
         // this outer limit, a little later, only catches a source that does not.
         let result = runtime.block_on(async {
-            match tokio::time::timeout(
-                deadline.remaining() + OUTER_TIMEOUT_GRACE,
-                self.source.fetch(scope, deadline),
-            )
-            .await
-            {
+            let limit = deadline.remaining() + OUTER_TIMEOUT_GRACE;
+            let outcome = match presented {
+                Some(token) => {
+                    let fetch = self.source.fetch_with_web_identity(scope, token, deadline);
+                    tokio::time::timeout(limit, fetch).await
+                }
+                None => tokio::time::timeout(limit, self.source.fetch(scope, deadline)).await,
+            };
+            match outcome {
                 Ok(result) => result,
                 Err(_) => Err(FetchError::new(
                     FetchErrorKind::Timeout,
@@ -553,7 +607,9 @@ impl<S: TokenSource, C: Clock> CredentialService<S, C> {
                 )),
             }
         });
-        if let Some(state) = &self.state {
+        if let Some(state) = &self.state
+            && !scope.is_service_account()
+        {
             let host = scope.registry.host();
             match &result {
                 Ok(_) => state.record_success(host, self.clock.now()),

@@ -61,7 +61,7 @@ impl RefreshPolicy {
         token.received_at + token.lifetime() / 2
     }
 
-    /// When `token` stops being [`Freshness::Fresh`]: a `get` after this refreshes it first.
+    /// The last instant `token` is [`Freshness::Fresh`]: a `get` after it refreshes it first.
     pub fn fresh_until(&self, token: &Token) -> SystemTime {
         token.expires_at - self.refresh_window(token.lifetime())
     }
@@ -106,12 +106,12 @@ mod tests {
             let until = policy.fresh_until(&t);
             let secs = until.duration_since(UNIX_EPOCH).unwrap().as_secs();
             assert_eq!(
-                policy.assess(&t, after(secs - 1)),
+                policy.assess(&t, after(secs)),
                 Freshness::Fresh,
                 "{lifetime}"
             );
             assert_ne!(
-                policy.assess(&t, after(secs)),
+                policy.assess(&t, after(secs + 1)),
                 Freshness::Fresh,
                 "{lifetime}"
             );

@@ -37,6 +37,11 @@ pub enum CredentialSource {
     },
     /// A token handed in by `store` (what `docker login -u AWS` sends); it cannot be refreshed.
     Stored,
+    /// A Kubernetes service account's token, exchanged with STS `AssumeRoleWithWebIdentity`
+    /// for `role_arn`: the subject the token carries ([`crate::service_account::subject_of`]:
+    /// its `sub`, or a hash of the token), never the token itself. Only a request that carries
+    /// the token can fetch or renew it.
+    WebIdentity { role_arn: String, subject: String },
 }
 
 impl CredentialSource {
@@ -53,6 +58,23 @@ impl CredentialSource {
         }
     }
 
+    /// The source of `token` exchanged for `role_arn` (keyed by the subject it carries).
+    pub fn web_identity(role_arn: &str, token: &crate::secret::Secret) -> CredentialSource {
+        CredentialSource::WebIdentity {
+            role_arn: role_arn.to_string(),
+            subject: crate::service_account::subject_of(token),
+        }
+    }
+
+    /// Whether its credentials come from STS (a key set's role, a service account's role): its
+    /// tokens then depend on the STS endpoint too.
+    pub fn assumes_role(&self) -> bool {
+        matches!(
+            self,
+            CredentialSource::KeySet { role: Some(_), .. } | CredentialSource::WebIdentity { .. }
+        )
+    }
+
     /// The key set's name, when this source is one.
     pub fn key_set_name(&self) -> Option<&str> {
         match self {
@@ -66,7 +88,9 @@ impl CredentialSource {
         match self {
             CredentialSource::DefaultChain(inputs) => Some((inputs.profile_name(), &inputs.files)),
             CredentialSource::Profile { name, files } => Some((name, files)),
-            CredentialSource::KeySet { .. } | CredentialSource::Stored => None,
+            CredentialSource::KeySet { .. }
+            | CredentialSource::Stored
+            | CredentialSource::WebIdentity { .. } => None,
         }
     }
 
@@ -95,6 +119,9 @@ impl fmt::Display for CredentialSource {
             CredentialSource::Profile { name, .. } => write!(f, "AWS profile {name}"),
             CredentialSource::KeySet { name, .. } => write!(f, "key set {name}"),
             CredentialSource::Stored => f.write_str("a token stored by docker login"),
+            CredentialSource::WebIdentity { role_arn, subject } => {
+                write!(f, "service account {subject} as {role_arn}")
+            }
         }
     }
 }
@@ -139,12 +166,10 @@ impl TokenScope {
         source: CredentialSource,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> TokenScope {
-        let sts_endpoint = match &source {
-            CredentialSource::KeySet { role: Some(_), .. } => {
-                configured_endpoint(env, "AWS_ENDPOINT_URL_STS")
-            }
-            _ => None,
-        };
+        let sts_endpoint = source
+            .assumes_role()
+            .then(|| configured_endpoint(env, "AWS_ENDPOINT_URL_STS"))
+            .flatten();
         TokenScope {
             endpoint: endpoint_override(&registry, env),
             registry,
@@ -207,11 +232,12 @@ impl TokenScope {
     /// The API endpoint this scope's token comes from (with STS's when the source assumes a
     /// role through it).
     pub fn api_endpoint(&self) -> ApiEndpoint {
-        let assumes_role = matches!(self.source, CredentialSource::KeySet { role: Some(_), .. });
         ApiEndpoint::of(
             &self.registry,
             self.endpoint.as_deref(),
-            assumes_role.then_some(self.sts_endpoint.as_deref()),
+            self.source
+                .assumes_role()
+                .then_some(self.sts_endpoint.as_deref()),
         )
     }
 
@@ -231,18 +257,26 @@ impl TokenScope {
 
     /// Whether a process other than the one that fetched this scope's token (the tray, the
     /// agent) can renew it from what the scope records: not for keys or tokens that exist only
-    /// in that process's environment, nor for tokens from `docker login`.
+    /// in that process's environment, nor for tokens from `docker login`, nor for a service
+    /// account's (only the kubelet's next request carries its token).
     pub fn renewable_elsewhere(&self) -> bool {
         match &self.source {
             CredentialSource::DefaultChain(inputs) => !inputs.needs_its_own_environment(),
             CredentialSource::Profile { .. } | CredentialSource::KeySet { .. } => true,
-            CredentialSource::Stored => false,
+            CredentialSource::Stored | CredentialSource::WebIdentity { .. } => false,
         }
+    }
+
+    /// Whether this scope's token was bought with a service account's token: it serves only
+    /// the kubelet's requests for that service account, never a `get`.
+    pub fn is_service_account(&self) -> bool {
+        matches!(self.source, CredentialSource::WebIdentity { .. })
     }
 
     /// Whether `config` still gives this scope's registry this scope's source: a `get` could
     /// use its token. A key set must still have the same keys and role; the registry must still
-    /// be bound to the same profile, or to the default chain (or to nothing).
+    /// be bound to the same profile, or to the default chain (or to nothing). Never for a
+    /// service account's token (no binding gives it) nor one from `docker login`.
     pub fn is_current_under(&self, config: &ProductConfig) -> bool {
         let bound = config.binding_for(&self.registry).map(|b| &b.source);
         match (&self.source, bound) {
@@ -598,5 +632,83 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.key_set, "gone");
+    }
+
+    #[test]
+    fn service_accounts_never_share_a_key_and_their_tokens_are_never_recorded() {
+        use crate::cache::CacheKey;
+        use crate::service_account::tests::jwt;
+        let role_a = "arn:aws:iam::123456789012:role/a";
+        let role_b = "arn:aws:iam::123456789012:role/b";
+        let puller = jwt(r#"{"sub":"system:serviceaccount:shop:puller","jti":"1"}"#);
+        let builder = jwt(r#"{"sub":"system:serviceaccount:shop:builder"}"#);
+        let opaque = crate::secret::Secret::new("opaque-token-without-claims");
+        let env = env_of(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")]);
+        let scope =
+            |role: &str, token: &crate::secret::Secret, env: &dyn Fn(&str) -> Option<String>| {
+                TokenScope::for_source(private(), CredentialSource::web_identity(role, token), env)
+            };
+        let scopes = [
+            scope(role_a, &puller, &env),
+            scope(role_a, &builder, &env),
+            scope(role_b, &puller, &env),
+            scope(role_b, &builder, &env),
+            scope(role_a, &opaque, &env),
+            scope(role_a, &puller, &env_of(&[])),
+            TokenScope::for_source(
+                Registry::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap(),
+                CredentialSource::web_identity(role_a, &puller),
+                &env,
+            ),
+        ];
+        let mut keys: Vec<String> = scopes.iter().map(TokenScope::key).collect();
+        let stems: Vec<CacheKey> = scopes.iter().map(CacheKey::for_scope).collect();
+        // Nor with the node's own identities, whatever role they assume.
+        keys.push(TokenScope::from(private(), &env).key());
+        keys.push(TokenScope::stored(private()).key());
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        for (i, a) in stems.iter().enumerate() {
+            for b in &stems[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        // A new token of the same service account is the same entry.
+        let renewed = jwt(r#"{"sub":"system:serviceaccount:shop:puller","jti":"2"}"#);
+        assert_eq!(scope(role_a, &renewed, &env).key(), scopes[0].key());
+        assert_eq!(
+            scopes[0].sts_endpoint.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+
+        for (scope, token) in scopes
+            .iter()
+            .zip([&puller, &builder, &puller, &builder, &opaque])
+        {
+            let record = serde_json::to_string(scope).unwrap();
+            for text in [
+                record.as_str(),
+                &scope.key(),
+                CacheKey::for_scope(scope).as_str(),
+            ] {
+                assert!(!text.contains(token.expose()), "{text}");
+                // Not even the token's signature or payload part.
+                for part in token.expose().split('.').filter(|p| p.len() > 8) {
+                    assert!(!text.contains(part), "{text}");
+                }
+            }
+            assert_eq!(serde_json::from_str::<TokenScope>(&record).unwrap(), *scope);
+            assert!(!scope.renewable_elsewhere());
+            assert!(scope.is_service_account());
+            assert!(!scope.is_login());
+            assert!(!scope.is_current_under(&ProductConfig::default()));
+        }
+        assert_eq!(
+            scopes[0].source.to_string(),
+            format!("service account system:serviceaccount:shop:puller as {role_a}")
+        );
     }
 }

@@ -14,7 +14,7 @@ use ecr_e2e::fake::knobs::{DEFAULT_LIFETIME_SECS, DEFAULT_PASSWORD};
 use ecr_e2e::fake::{Config, Knobs, Mode, Server, TlsFiles};
 
 /// A fake Amazon ECR / ECR Public GetAuthorizationToken and STS AssumeRole /
-/// GetCallerIdentity endpoint for tests.
+/// AssumeRoleWithWebIdentity / GetCallerIdentity endpoint for tests.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -65,6 +65,24 @@ struct Args {
         action = clap::ArgAction::Append
     )]
     role_external_ids: Vec<String>,
+    /// AssumeRoleWithWebIdentity answers InvalidIdentityToken for tokens of this subject (`sub`)
+    /// (repeatable).
+    #[arg(
+        long = "rejected-subject",
+        value_name = "SUBJECT",
+        allow_hyphen_values = true
+    )]
+    rejected_subjects: Vec<String>,
+    /// The trust policy of ROLE_ARN lets SUBJECT assume it with a web identity token; once a
+    /// role has one, other subjects get AccessDenied (repeatable).
+    #[arg(
+        long = "role-subject",
+        num_args = 2,
+        value_names = ["ROLE_ARN", "SUBJECT"],
+        allow_hyphen_values = true,
+        action = clap::ArgAction::Append
+    )]
+    role_subjects: Vec<String>,
 }
 
 impl Args {
@@ -91,6 +109,17 @@ impl Args {
                     .chunks_exact(2)
                     .map(|pair| (pair[0].clone(), pair[1].clone()))
                     .collect(),
+                rejected_subjects: self.rejected_subjects,
+                role_subjects: self.role_subjects.chunks_exact(2).fold(
+                    std::collections::BTreeMap::new(),
+                    |mut roles, pair| {
+                        roles
+                            .entry(pair[0].clone())
+                            .or_insert_with(Vec::new)
+                            .push(pair[1].clone());
+                        roles
+                    },
+                ),
             },
         }
     }

@@ -63,6 +63,13 @@ pub async fn answer(
         Outcome::Assumed { credentials, user } => xml_response(StatusCode::OK, &clock, |id| {
             sts::assume_role_body(&credentials, &user, id)
         }),
+        Outcome::AssumedWithWebIdentity {
+            credentials,
+            user,
+            claims,
+        } => xml_response(StatusCode::OK, &clock, |id| {
+            sts::assume_role_with_web_identity_body(&credentials, &user, &claims, id)
+        }),
         Outcome::CallerIdentity(identity) => xml_response(StatusCode::OK, &clock, |id| {
             sts::caller_identity_body(&identity, id)
         }),

@@ -121,6 +121,14 @@ pub struct Knobs {
     /// Role ARN -> the external id AssumeRole must carry for that role; a request without it or
     /// with another one is answered `AccessDenied`. Roles not listed accept any (or none).
     pub role_external_ids: BTreeMap<String, String>,
+    /// Subjects (`sub`) whose web identity tokens AssumeRoleWithWebIdentity answers
+    /// `InvalidIdentityToken`, as STS does a token its issuer does not vouch for.
+    #[serde(default)]
+    pub rejected_subjects: Vec<String>,
+    /// Role ARN -> the subjects its trust policy lets assume it with a web identity token;
+    /// another subject is answered `AccessDenied`. Roles not listed trust every subject.
+    #[serde(default)]
+    pub role_subjects: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Knobs {
@@ -135,6 +143,8 @@ impl Default for Knobs {
             fail_next: 0,
             sts_duration_secs: None,
             role_external_ids: BTreeMap::new(),
+            rejected_subjects: Vec::new(),
+            role_subjects: BTreeMap::new(),
         }
     }
 }
@@ -152,6 +162,8 @@ impl Knobs {
             fail_next,
             sts_duration_secs,
             role_external_ids,
+            rejected_subjects,
+            role_subjects,
         } = patch;
         set_if_some(&mut self.lifetime_secs, lifetime_secs);
         set_if_some(&mut self.latency_ms, latency_ms);
@@ -162,6 +174,8 @@ impl Knobs {
         set_if_some(&mut self.fail_next, fail_next);
         set_if_some(&mut self.sts_duration_secs, sts_duration_secs);
         set_if_some(&mut self.role_external_ids, role_external_ids);
+        set_if_some(&mut self.rejected_subjects, rejected_subjects);
+        set_if_some(&mut self.role_subjects, role_subjects);
     }
 }
 
@@ -200,6 +214,11 @@ pub struct KnobsPatch {
     /// Replaces the whole map.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_external_ids: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_subjects: Option<Vec<String>>,
+    /// Replaces the whole map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_subjects: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// Deserializes a field that is present (even as `null`) into `Some`; a missing field stays

@@ -10,6 +10,16 @@
 //! mode `ok` then validates its parameters (`ValidationError`) and the role's external id
 //! (`AccessDenied`) before issuing credentials.
 //!
+//! AssumeRoleWithWebIdentity needs no SigV4 header (AWS accepts it unsigned: the token is the
+//! credential; a signed one passes the key checks first). `fail_next` and the mode apply, with
+//! the web identity's errors: `reject_keys` -> `InvalidIdentityToken`, `signature_expired` and
+//! `expired_token` -> `ExpiredTokenException`. In mode `ok` it validates its parameters
+//! (`ValidationError`), reads the token's claims (not a JWT with a `sub` ->
+//! `InvalidIdentityToken`), then: `exp` past on the fake's clock -> `ExpiredTokenException`;
+//! a subject in `rejected_subjects` -> `InvalidIdentityToken`; a role of `role_subjects` that
+//! does not list the subject -> `AccessDenied`; else credentials whose key id derives from role,
+//! session and subject ([`sts::web_identity_key_id`]).
+//!
 //! It never touches the network and never holds its lock across an `.await` (callers get owned
 //! snapshots).
 
@@ -22,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use super::clock::ServerClock;
 use super::knobs::{Knobs, KnobsPatch, Mode};
 use super::sts::{
-    self, Action, AssumeRoleParams, AssumedRoleUser, CallerIdentity, Form, StsError,
-    TemporaryCredentials,
+    self, Action, AssumeRoleParams, AssumedRoleUser, CallerIdentity, Claims, Form, StsError,
+    TemporaryCredentials, WebIdentityParams,
 };
 use super::wire::{AwsError, Credential, Operation};
 
@@ -44,6 +54,31 @@ pub struct Stats {
     /// how it was answered.
     #[serde(default)]
     pub assume_role_requests: Vec<AssumeRoleRecord>,
+    /// Every AssumeRoleWithWebIdentity request, in arrival order, with what it sent (never the
+    /// token itself) and how it was answered.
+    #[serde(default)]
+    pub web_identity_requests: Vec<WebIdentityRecord>,
+}
+
+/// One AssumeRoleWithWebIdentity request, as [`Stats::web_identity_requests`] lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebIdentityRecord {
+    /// `RoleArn` as sent (empty when missing).
+    pub role_arn: String,
+    /// `RoleSessionName` as sent (empty when missing).
+    pub session_name: String,
+    /// The token's `sub`, when it is a JWT that has one.
+    pub subject: Option<String>,
+    /// The token's `aud`, when it is a JWT.
+    pub audience: Option<String>,
+    /// `DurationSeconds` as sent, when it is a number.
+    pub duration_seconds: Option<u64>,
+    /// The access key id that signed the request (`None`: unsigned, as the SDK sends it).
+    pub access_key: Option<String>,
+    /// `ok`, `hang`, or the STS error code answered.
+    pub outcome: String,
+    /// The temporary access key id handed out, on success.
+    pub issued_access_key: Option<String>,
 }
 
 /// One AssumeRole request, as [`Stats::assume_role_requests`] lists it.
@@ -118,6 +153,11 @@ pub enum Outcome {
     Assumed {
         credentials: TemporaryCredentials,
         user: AssumedRoleUser,
+    },
+    AssumedWithWebIdentity {
+        credentials: TemporaryCredentials,
+        user: AssumedRoleUser,
+        claims: Claims,
     },
     CallerIdentity(CallerIdentity),
     StsError(StsError),
@@ -249,10 +289,23 @@ enum Refusal {
 impl Inner {
     /// `fail_next`, rejected keys, and the state of temporary credentials, in that order.
     fn gate(&mut self, credential: &Credential, token: Option<&str>, now: u64) -> Option<Refusal> {
-        if self.knobs.fail_next > 0 {
-            self.knobs.fail_next -= 1;
+        if self.take_failure() {
             return Some(Refusal::ServerError);
         }
+        self.check_key(credential, token, now)
+    }
+
+    /// Consumes one `fail_next`, if any is left.
+    fn take_failure(&mut self) -> bool {
+        if self.knobs.fail_next > 0 {
+            self.knobs.fail_next -= 1;
+            return true;
+        }
+        false
+    }
+
+    /// Rejected keys, then the state of temporary credentials.
+    fn check_key(&self, credential: &Credential, token: Option<&str>, now: u64) -> Option<Refusal> {
         if self.knobs.rejected_keys.contains(&credential.access_key_id) {
             return Some(Refusal::UnknownKey);
         }
@@ -327,8 +380,12 @@ fn decide_json(
 fn decide_query(inner: &mut Inner, call: &Call, form: &Form, now: u64) -> Outcome {
     let action = form.action().map(|name| (name, Action::from_name(name)));
     let outcome = Outcome::from(decide_sts(inner, call, action, form, now));
-    if let Some((_, Some(Action::AssumeRole))) = action {
-        record_assume_role(inner, call, form, &outcome);
+    match action {
+        Some((_, Some(Action::AssumeRole))) => record_assume_role(inner, call, form, &outcome),
+        Some((_, Some(Action::AssumeRoleWithWebIdentity))) => {
+            record_web_identity(inner, call, form, &outcome)
+        }
+        _ => {}
     }
     outcome
 }
@@ -340,6 +397,9 @@ fn decide_sts(
     form: &Form,
     now: u64,
 ) -> Result<Outcome, StsError> {
+    if let Some((_, Some(Action::AssumeRoleWithWebIdentity))) = action {
+        return decide_web_identity(inner, call, form, now);
+    }
     let credential = call
         .credential
         .as_ref()
@@ -380,8 +440,86 @@ fn decide_sts(
             }))
         }
         Action::AssumeRole => assume_role(inner, form, now),
+        Action::AssumeRoleWithWebIdentity => unreachable!("answered by decide_web_identity"),
     }
 }
+
+/// AssumeRoleWithWebIdentity: unsigned or signed, see the module's rules.
+fn decide_web_identity(
+    inner: &mut Inner,
+    call: &Call,
+    form: &Form,
+    now: u64,
+) -> Result<Outcome, StsError> {
+    if inner.take_failure() {
+        return Err(StsError::InternalFailure);
+    }
+    if let Some(credential) = &call.credential
+        && let Some(refusal) = inner.check_key(credential, call.security_token.as_deref(), now)
+    {
+        return Err(match refusal {
+            Refusal::ServerError => StsError::InternalFailure,
+            Refusal::UnknownKey => StsError::InvalidClientTokenId,
+            Refusal::ExpiredKey => StsError::ExpiredToken,
+        });
+    }
+    match inner.knobs.mode {
+        Mode::Ok => {}
+        Mode::Hang => return Ok(Outcome::Hang),
+        Mode::ServerError => return Err(StsError::InternalFailure),
+        Mode::Throttle => return Err(StsError::Throttling),
+        Mode::RejectKeys => return Err(StsError::InvalidIdentityToken(REJECTED.to_owned())),
+        Mode::AccessDenied => return Err(StsError::WebIdentityAccessDenied),
+        Mode::SignatureExpired | Mode::ExpiredToken => {
+            return Err(StsError::ExpiredIdentityToken);
+        }
+    }
+    let request = WebIdentityParams::from_form(form).validate()?;
+    let subject = &request.claims.subject;
+    if request.claims.expires.is_some_and(|exp| now >= exp) {
+        return Err(StsError::ExpiredIdentityToken);
+    }
+    if inner.knobs.rejected_subjects.contains(subject) {
+        return Err(StsError::InvalidIdentityToken(REJECTED.to_owned()));
+    }
+    if let Some(trusted) = inner.knobs.role_subjects.get(&request.role.arn)
+        && !trusted.contains(subject)
+    {
+        return Err(StsError::WebIdentityAccessDenied);
+    }
+    let lifetime = inner
+        .knobs
+        .sts_duration_secs
+        .or(request.duration_seconds)
+        .unwrap_or(sts::DEFAULT_DURATION_SECS);
+    inner.issued += 1;
+    let credentials = TemporaryCredentials::issue_for_web_identity(
+        &request.role,
+        &request.session_name,
+        subject,
+        inner.issued,
+        now.saturating_add(lifetime),
+    );
+    let user = request.role.assumed_user(&request.session_name);
+    inner.sessions.insert(
+        credentials.access_key_id.clone(),
+        Session {
+            user: user.clone(),
+            session_token: credentials.session_token.clone(),
+            expiration: credentials.expiration,
+        },
+    );
+    Ok(Outcome::AssumedWithWebIdentity {
+        credentials,
+        user,
+        claims: request.claims,
+    })
+}
+
+/// What the fake answers a token it was told to reject (what STS says when it cannot check
+/// the token against its issuer).
+const REJECTED: &str = "Couldn't retrieve verification key from your identity provider, please \
+    reference AssumeRoleWithWebIdentity documentation for requirements";
 
 fn assume_role(inner: &mut Inner, form: &Form, now: u64) -> Result<Outcome, StsError> {
     let request = AssumeRoleParams::from_form(form).validate()?;
@@ -429,6 +567,32 @@ fn record_assume_role(inner: &mut Inner, call: &Call, form: &Form, outcome: &Out
         role_arn: params.role_arn.unwrap_or_default(),
         session_name: params.session_name.unwrap_or_default(),
         external_id: params.external_id,
+        duration_seconds: params.duration_seconds.and_then(|secs| secs.parse().ok()),
+        access_key: call
+            .credential
+            .as_ref()
+            .map(|credential| credential.access_key_id.clone()),
+        outcome,
+        issued_access_key,
+    });
+}
+
+fn record_web_identity(inner: &mut Inner, call: &Call, form: &Form, outcome: &Outcome) {
+    let params = WebIdentityParams::from_form(form);
+    let claims = params.token.as_deref().and_then(Claims::of);
+    let (outcome, issued_access_key) = match outcome {
+        Outcome::AssumedWithWebIdentity { credentials, .. } => {
+            ("ok".to_owned(), Some(credentials.access_key_id.clone()))
+        }
+        Outcome::StsError(error) => (error.code().to_owned(), None),
+        Outcome::Hang => ("hang".to_owned(), None),
+        other => (format!("{other:?}"), None),
+    };
+    inner.stats.web_identity_requests.push(WebIdentityRecord {
+        role_arn: params.role_arn.unwrap_or_default(),
+        session_name: params.session_name.unwrap_or_default(),
+        subject: claims.as_ref().map(|claims| claims.subject.clone()),
+        audience: claims.map(|claims| claims.audience),
         duration_seconds: params.duration_seconds.and_then(|secs| secs.parse().ok()),
         access_key: call
             .credential

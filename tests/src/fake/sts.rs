@@ -1,12 +1,15 @@
-//! The awsQuery wire format of STS: `AssumeRole` and `GetCallerIdentity`.
+//! The awsQuery wire format of STS: `AssumeRole`, `AssumeRoleWithWebIdentity` and
+//! `GetCallerIdentity`.
 //!
 //! This module owns the bytes: the form-encoded request (`Action=AssumeRole&Version=...`), its
-//! validation, the temporary credentials' shape (deterministic `ASIA...` key ids), the XML
-//! success bodies and the XML `ErrorResponse`. It keeps no state and performs no I/O; which
-//! answer a request gets is the `state` module's decision.
+//! validation, the claims of a web identity token (read, never verified), the temporary
+//! credentials' shape (deterministic `ASIA...` key ids), the XML success bodies and the XML
+//! `ErrorResponse`. It keeps no state and performs no I/O; which answer a request gets is the
+//! `state` module's decision.
 
 use std::fmt::Write as _;
 
+use base64::Engine as _;
 use hyper::StatusCode;
 
 use super::clock::iso8601;
@@ -23,6 +26,15 @@ pub const TARGET_PREFIX: &str = "sts:";
 
 /// `by_target` key of AssumeRole.
 pub const ASSUME_ROLE_TARGET: &str = "sts:AssumeRole";
+
+/// `by_target` key of AssumeRoleWithWebIdentity.
+pub const ASSUME_ROLE_WITH_WEB_IDENTITY_TARGET: &str = "sts:AssumeRoleWithWebIdentity";
+
+/// The lengths STS accepts for `WebIdentityToken`.
+pub const WEB_IDENTITY_TOKEN_LENGTH: std::ops::RangeInclusive<usize> = 4..=20_000;
+
+/// The lengths STS accepts for `RoleArn`.
+pub const ROLE_ARN_LENGTH: std::ops::RangeInclusive<usize> = 20..=2048;
 
 /// `by_target` key of GetCallerIdentity.
 pub const GET_CALLER_IDENTITY_TARGET: &str = "sts:GetCallerIdentity";
@@ -43,6 +55,8 @@ pub const CALLER_USER_ARN: &str = "arn:aws:iam::123456789012:user/vendor";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     AssumeRole,
+    /// Accepted unsigned, as AWS does: the token is the credential.
+    AssumeRoleWithWebIdentity,
     GetCallerIdentity,
 }
 
@@ -50,6 +64,7 @@ impl Action {
     pub fn from_name(name: &str) -> Option<Action> {
         match name {
             "AssumeRole" => Some(Action::AssumeRole),
+            "AssumeRoleWithWebIdentity" => Some(Action::AssumeRoleWithWebIdentity),
             "GetCallerIdentity" => Some(Action::GetCallerIdentity),
             _ => None,
         }
@@ -153,23 +168,7 @@ impl AssumeRoleParams {
                 c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c)
             })?;
         }
-        let duration_seconds = match &self.duration_seconds {
-            None => None,
-            Some(text) => {
-                let secs = text
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|secs| DURATION_RANGE.contains(secs));
-                Some(secs.ok_or_else(|| {
-                    StsError::Validation(format!(
-                        "1 validation error detected: Value '{text}' at 'durationSeconds' failed \
-                         to satisfy constraint: Member must have value between {} and {}",
-                        DURATION_RANGE.start(),
-                        DURATION_RANGE.end()
-                    ))
-                })?)
-            }
-        };
+        let duration_seconds = parse_duration(&self.duration_seconds)?;
         Ok(AssumeRoleRequest {
             role,
             session_name: session_name.to_owned(),
@@ -219,6 +218,130 @@ pub struct AssumeRoleRequest {
     pub session_name: String,
     pub external_id: Option<String>,
     pub duration_seconds: Option<u64>,
+}
+
+/// The parameters of an AssumeRoleWithWebIdentity request, as sent (not yet validated).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebIdentityParams {
+    pub role_arn: Option<String>,
+    pub session_name: Option<String>,
+    pub token: Option<String>,
+    pub duration_seconds: Option<String>,
+}
+
+impl WebIdentityParams {
+    pub fn from_form(form: &Form) -> WebIdentityParams {
+        let text = |name| form.get(name).map(str::to_owned);
+        WebIdentityParams {
+            role_arn: text("RoleArn"),
+            session_name: text("RoleSessionName"),
+            token: text("WebIdentityToken"),
+            duration_seconds: text("DurationSeconds"),
+        }
+    }
+
+    /// Checks the parameters as STS does (presence, patterns, lengths, ranges), then that the
+    /// token is a JWT with a subject (`InvalidIdentityToken` otherwise).
+    pub fn validate(&self) -> Result<WebIdentityRequest, StsError> {
+        let role_arn = required(&self.role_arn, "roleArn")?;
+        check_pattern(role_arn, "roleArn", ROLE_ARN_LENGTH, |c| !c.is_control())?;
+        let role = Role::parse(role_arn)
+            .ok_or_else(|| StsError::Validation(format!("{role_arn} is invalid")))?;
+        let session_name = required(&self.session_name, "roleSessionName")?;
+        check_pattern(session_name, "roleSessionName", 2..=64, |c| {
+            c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+        })?;
+        let token = required(&self.token, "webIdentityToken")?;
+        let length = token.chars().count();
+        if !WEB_IDENTITY_TOKEN_LENGTH.contains(&length) {
+            return Err(StsError::Validation(format!(
+                "1 validation error detected: Value at 'webIdentityToken' failed to satisfy \
+                 constraint: Member must have length between {} and {}",
+                WEB_IDENTITY_TOKEN_LENGTH.start(),
+                WEB_IDENTITY_TOKEN_LENGTH.end()
+            )));
+        }
+        let duration_seconds = parse_duration(&self.duration_seconds)?;
+        let claims =
+            Claims::of(token).ok_or(StsError::InvalidIdentityToken(NOT_A_JWT.to_owned()))?;
+        Ok(WebIdentityRequest {
+            role,
+            session_name: session_name.to_owned(),
+            claims,
+            duration_seconds,
+        })
+    }
+}
+
+/// What STS answers a token that is not a JWT.
+pub const NOT_A_JWT: &str = "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)";
+
+/// A valid AssumeRoleWithWebIdentity request (the token itself is not kept: its claims are).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebIdentityRequest {
+    pub role: Role,
+    pub session_name: String,
+    pub claims: Claims,
+    pub duration_seconds: Option<u64>,
+}
+
+/// The claims of a web identity token the fake looks at, read from the JWT's payload without
+/// verifying its signature (the fake trusts every issuer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    pub subject: String,
+    /// `iss`, what STS answers as `Provider`.
+    pub issuer: String,
+    /// `aud` (the first one, when it is a list).
+    pub audience: String,
+    /// `exp`, epoch seconds, when present.
+    pub expires: Option<u64>,
+}
+
+impl Claims {
+    /// The claims of a compact JWS (`header.payload.signature`, base64url), if `token` is one
+    /// whose payload is a JSON object with a string `sub`.
+    pub fn of(token: &str) -> Option<Claims> {
+        let parts: Vec<&str> = token.split('.').collect();
+        let [_, payload, _] = parts.as_slice() else {
+            return None;
+        };
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::URL_SAFE,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        let bytes = engine.decode(payload).ok()?;
+        let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let text = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let audience = match json.get("aud") {
+            Some(serde_json::Value::Array(list)) => list.first().and_then(|v| v.as_str()),
+            Some(value) => value.as_str(),
+            None => None,
+        };
+        Some(Claims {
+            subject: text("sub").filter(|sub| !sub.is_empty())?,
+            issuer: text("iss").unwrap_or_default(),
+            audience: audience.unwrap_or_default().to_owned(),
+            expires: json.get("exp").and_then(|v| v.as_u64()),
+        })
+    }
+}
+
+fn parse_duration(text: &Option<String>) -> Result<Option<u64>, StsError> {
+    let Some(text) = text else { return Ok(None) };
+    let secs = text
+        .parse::<u64>()
+        .ok()
+        .filter(|secs| DURATION_RANGE.contains(secs));
+    secs.map(Some).ok_or_else(|| {
+        StsError::Validation(format!(
+            "1 validation error detected: Value '{text}' at 'durationSeconds' failed \
+             to satisfy constraint: Member must have value between {} and {}",
+            DURATION_RANGE.start(),
+            DURATION_RANGE.end()
+        ))
+    })
 }
 
 /// An IAM role ARN, `arn:<partition>:iam::<account>:role[/<path>]/<name>`.
@@ -293,6 +416,23 @@ pub fn temporary_key_id(role_arn: &str, session_name: &str, serial: u64) -> Stri
     )
 }
 
+/// The temporary access key id the fake issues as the `serial`-th credentials for a session
+/// `session_name` of `role_arn` bought with a web identity token of subject `subject`: like
+/// [`temporary_key_id`], with the 12 characters derived from role, session and subject, so that
+/// two service accounts never get the same key id.
+pub fn web_identity_key_id(
+    role_arn: &str,
+    session_name: &str,
+    subject: &str,
+    serial: u64,
+) -> String {
+    format!(
+        "{TEMPORARY_KEY_PREFIX}{}{:04}",
+        base32(&[role_arn, session_name, "web-identity", subject], 12),
+        serial % 10_000
+    )
+}
+
 /// Temporary credentials, as AssumeRole hands them out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemporaryCredentials {
@@ -311,7 +451,26 @@ impl TemporaryCredentials {
         serial: u64,
         expiration: u64,
     ) -> TemporaryCredentials {
-        let access_key_id = temporary_key_id(&role.arn, session_name, serial);
+        TemporaryCredentials::with_key_id(
+            temporary_key_id(&role.arn, session_name, serial),
+            expiration,
+        )
+    }
+
+    /// The `serial`-th credentials, for a session of `role` bought with a web identity token
+    /// of `subject` (see [`web_identity_key_id`]).
+    pub fn issue_for_web_identity(
+        role: &Role,
+        session_name: &str,
+        subject: &str,
+        serial: u64,
+        expiration: u64,
+    ) -> TemporaryCredentials {
+        let access_key_id = web_identity_key_id(&role.arn, session_name, subject, serial);
+        TemporaryCredentials::with_key_id(access_key_id, expiration)
+    }
+
+    fn with_key_id(access_key_id: String, expiration: u64) -> TemporaryCredentials {
         let secret_access_key = alphanumeric(&[&access_key_id, "secret"], 40);
         let session_token = format!(
             "FwoGZXIvYXdzEFakeEcr{}",
@@ -379,6 +538,34 @@ pub fn assume_role_body(
     xml.finish()
 }
 
+/// `<AssumeRoleWithWebIdentityResponse>`.
+pub fn assume_role_with_web_identity_body(
+    credentials: &TemporaryCredentials,
+    user: &AssumedRoleUser,
+    claims: &Claims,
+    request_id: &str,
+) -> String {
+    let mut xml = XmlWriter::default();
+    xml.open_ns("AssumeRoleWithWebIdentityResponse", XMLNS)
+        .open("AssumeRoleWithWebIdentityResult")
+        .leaf("SubjectFromWebIdentityToken", &claims.subject)
+        .leaf("Audience", &claims.audience)
+        .open("AssumedRoleUser")
+        .leaf("Arn", &user.arn)
+        .leaf("AssumedRoleId", &user.assumed_role_id)
+        .close()
+        .open("Credentials")
+        .leaf("SessionToken", &credentials.session_token)
+        .leaf("SecretAccessKey", &credentials.secret_access_key)
+        .leaf("Expiration", &iso8601(credentials.expiration))
+        .leaf("AccessKeyId", &credentials.access_key_id)
+        .close()
+        .leaf("Provider", &claims.issuer)
+        .close();
+    metadata(&mut xml, request_id);
+    xml.finish()
+}
+
 /// `<GetCallerIdentityResponse>`.
 pub fn caller_identity_body(identity: &CallerIdentity, request_id: &str) -> String {
     let mut xml = XmlWriter::default();
@@ -408,6 +595,12 @@ pub enum StsError {
     InvalidClientTokenId,
     /// Not allowed to assume this role ARN (or an external id mismatch).
     AccessDenied(String),
+    /// The role's trust policy does not let this web identity assume it.
+    WebIdentityAccessDenied,
+    /// The web identity token is not a JWT, or its issuer rejects it (the message).
+    InvalidIdentityToken(String),
+    /// The web identity token's `exp` has passed.
+    ExpiredIdentityToken,
     SignatureExpired,
     ExpiredToken,
     Throttling,
@@ -423,7 +616,9 @@ impl StsError {
             StsError::InvalidAction(_) => "InvalidAction",
             StsError::InternalFailure => "InternalFailure",
             StsError::InvalidClientTokenId => "InvalidClientTokenId",
-            StsError::AccessDenied(_) => "AccessDenied",
+            StsError::AccessDenied(_) | StsError::WebIdentityAccessDenied => "AccessDenied",
+            StsError::InvalidIdentityToken(_) => "InvalidIdentityToken",
+            StsError::ExpiredIdentityToken => "ExpiredTokenException",
             StsError::SignatureExpired => "SignatureDoesNotMatch",
             StsError::ExpiredToken => "ExpiredToken",
             StsError::Throttling => "Throttling",
@@ -438,6 +633,7 @@ impl StsError {
             StsError::MissingAuthenticationToken
             | StsError::InvalidClientTokenId
             | StsError::AccessDenied(_)
+            | StsError::WebIdentityAccessDenied
             | StsError::SignatureExpired => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -469,6 +665,13 @@ impl StsError {
                 "User: {CALLER_USER_ARN} is not authorized to perform: sts:AssumeRole on \
                  resource: {role_arn}"
             ),
+            StsError::WebIdentityAccessDenied => {
+                "Not authorized to perform sts:AssumeRoleWithWebIdentity".into()
+            }
+            StsError::InvalidIdentityToken(message) => message.clone(),
+            StsError::ExpiredIdentityToken => "Token expired: current date/time must be before \
+                 the expiration date/time"
+                .into(),
             StsError::SignatureExpired => {
                 "Signature expired: 20260101T000000Z is now earlier than 20260101T000500Z \
                  (20260101T001000Z - 5 min.)"
@@ -715,5 +918,115 @@ mod tests {
              </AssumeRoleResponse>"
         ));
         assert_eq!(credentials.secret_access_key.len(), 40);
+    }
+
+    fn jwt(payload: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#),
+            URL_SAFE_NO_PAD.encode(payload)
+        )
+    }
+
+    fn web_identity(token: &str, session: &str) -> WebIdentityParams {
+        WebIdentityParams {
+            role_arn: Some(ROLE.into()),
+            session_name: Some(session.into()),
+            token: Some(token.into()),
+            duration_seconds: None,
+        }
+    }
+
+    #[test]
+    fn web_identity_tokens_yield_their_claims_unverified() {
+        let token = jwt(
+            r#"{"sub":"system:serviceaccount:ns:sa","iss":"https://oidc.example.com","aud":["sts.amazonaws.com","x"],"exp":1795435200}"#,
+        );
+        let request = web_identity(&token, "ns.sa").validate().expect("valid");
+        assert_eq!(request.claims.subject, "system:serviceaccount:ns:sa");
+        assert_eq!(request.claims.issuer, "https://oidc.example.com");
+        assert_eq!(request.claims.audience, "sts.amazonaws.com");
+        assert_eq!(request.claims.expires, Some(1_795_435_200));
+        for not_a_jwt in [
+            "opaque-token".to_owned(),
+            jwt(r#"{"iss":"x"}"#),
+            jwt(r#"{"sub":7}"#),
+            jwt(r#"{"sub":""}"#),
+            format!("{}.extra", jwt(r#"{"sub":"a"}"#)),
+        ] {
+            let error = web_identity(&not_a_jwt, "ns.sa")
+                .validate()
+                .expect_err("not a JWT");
+            assert_eq!(
+                error,
+                StsError::InvalidIdentityToken(NOT_A_JWT.into()),
+                "{not_a_jwt}"
+            );
+            assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        }
+        for (token, session) in [
+            ("abc".to_owned(), "ns.sa"),
+            ("a".repeat(20_001), "ns.sa"),
+            (token.clone(), "system:serviceaccount:ns:sa"),
+            (token.clone(), "x"),
+        ] {
+            let error = web_identity(&token, session)
+                .validate()
+                .expect_err("invalid");
+            assert_eq!(error.code(), "ValidationError", "{session}");
+        }
+        let no_role = WebIdentityParams {
+            role_arn: Some("arn:aws:iam::1:role/R".into()),
+            ..web_identity(&token, "ns.sa")
+        };
+        assert_eq!(
+            no_role.validate().expect_err("bad ARN").code(),
+            "ValidationError"
+        );
+    }
+
+    #[test]
+    fn web_identity_key_ids_differ_per_subject_and_from_assume_role() {
+        let a = web_identity_key_id(ROLE, "s", "system:serviceaccount:ns:a", 1);
+        let b = web_identity_key_id(ROLE, "s", "system:serviceaccount:ns:b", 1);
+        assert_eq!(a.len(), 20);
+        assert!(a.starts_with("ASIA"));
+        assert_ne!(a[..16], b[..16]);
+        assert_ne!(a[..16], temporary_key_id(ROLE, "s", 1)[..16]);
+        assert_eq!(
+            a,
+            web_identity_key_id(ROLE, "s", "system:serviceaccount:ns:a", 1)
+        );
+    }
+
+    #[test]
+    fn web_identity_answers_have_the_sts_shape() {
+        let role = Role::parse(ROLE).expect("a role ARN");
+        let claims = Claims::of(&jwt(r#"{"sub":"s1","iss":"https://i","aud":"a"}"#)).unwrap();
+        let credentials = TemporaryCredentials::issue_for_web_identity(&role, "ci", "s1", 1, 0);
+        let body = assume_role_with_web_identity_body(
+            &credentials,
+            &role.assumed_user("ci"),
+            &claims,
+            "rid",
+        );
+        assert!(body.starts_with(
+            "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>s1</SubjectFromWebIdentityToken>\
+             <Audience>a</Audience><AssumedRoleUser><Arn>arn:aws:sts::210987654321:assumed-role/Deployer/ci</Arn>"
+        ), "{body}");
+        assert!(body.contains(&format!(
+            "<AccessKeyId>{}</AccessKeyId>",
+            credentials.access_key_id
+        )));
+        assert!(body.ends_with("<Provider>https://i</Provider></AssumeRoleWithWebIdentityResult>\
+             <ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>"));
+        let denied = StsError::WebIdentityAccessDenied.body("rid");
+        assert!(denied.contains("<Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message>"), "{denied}");
+        assert_eq!(
+            StsError::WebIdentityAccessDenied.status(),
+            StatusCode::FORBIDDEN
+        );
     }
 }

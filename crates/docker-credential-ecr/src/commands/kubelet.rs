@@ -8,6 +8,21 @@
 //! image that is not ECR gets an empty `auth` and exit 0; so does ECR Public when no token can
 //! be had (its images pull anonymously). Any other failure is one line on stderr, nothing on
 //! stdout, and exit 1: the kubelet logs the line and pulls without credentials.
+//!
+//! # Service accounts
+//!
+//! When the request carries the pod's service-account token (`tokenAttributes` in the
+//! provider config) and the service account's annotations name a role
+//! ([`ecr_core::service_account::ROLE_ANNOTATION`] or the AWS provider's
+//! [`ecr_core::service_account::AWS_PROVIDER_ROLE_ANNOTATION`]), the token is exchanged with
+//! STS `AssumeRoleWithWebIdentity` for that role, and the ECR token it buys is cached per role
+//! and token subject, never shared across service accounts
+//! ([`ecr_core::CredentialService::get_for_service_account`]). A token with no role annotation
+//! pulls with the node's own binding for the registry, as a request without a token does (the
+//! kubelet sends tokens to every pull once `tokenAttributes` is set, and a service account that
+//! names no role has asked for nothing else). A role annotation with no token is an error: the
+//! provider config lacks `tokenAttributes`, and pulling with the node's identity instead would
+//! give the pod another identity than the one it asked for.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -19,7 +34,8 @@ use ecr_core::kubelet::{
 };
 use ecr_core::registry::Registry;
 use ecr_core::service::Credentials;
-use ecr_core::{Deadline, GetError, Paths};
+use ecr_core::service_account;
+use ecr_core::{Deadline, GetError, Paths, Secret};
 
 /// How long one request may take. The kubelet waits on the plugin for a minute; the pull
 /// waits on the answer, so a stuck AWS call gives up well before that.
@@ -46,7 +62,7 @@ fn respond(paths: &Paths) -> Result<CredentialProviderResponse, String> {
         return Ok(CredentialProviderResponse::empty(request.api_version));
     };
     let public = registry.is_public();
-    match credentials(paths, registry, host) {
+    match credentials(paths, registry, host, &request) {
         Ok(credentials) => Ok(response_of(&request, host, credentials, SystemTime::now())),
         Err(message) if public => {
             tracing::info!(host, "{message}; ECR Public pulls anonymously");
@@ -56,21 +72,49 @@ fn respond(paths: &Paths) -> Result<CredentialProviderResponse, String> {
     }
 }
 
-fn credentials(paths: &Paths, registry: Registry, host: &str) -> Result<Credentials, String> {
+fn credentials(
+    paths: &Paths,
+    registry: Registry,
+    host: &str,
+    request: &CredentialProviderRequest,
+) -> Result<Credentials, String> {
     let deadline = Deadline::after(BUDGET);
+    let service_account = service_account_identity(request)?;
     crate::descendants::adopt_orphans();
     let service = crate::verbs::service(paths).map_err(|f| f.stdout_line().to_string())?;
-    let result = service
-        .get_registry(registry, host, deadline)
-        .map_err(|e| match e {
-            GetError::NotFound(reason) => reason,
-            other => other.to_string(),
-        });
+    let result = match service_account {
+        Some((role_arn, token)) => {
+            service.get_for_service_account(registry, host, &role_arn, token, deadline)
+        }
+        None => service.get_registry(registry, host, deadline),
+    };
+    let result = result.map_err(|e| match e {
+        GetError::NotFound(reason) => reason,
+        other => other.to_string(),
+    });
     if result.is_err() {
         // A `credential_process` cut off by the deadline must not outlive the plugin.
         crate::descendants::end_all();
     }
     result
+}
+
+/// The role and token a request pulls with when it is its service account's (see the module
+/// doc), `None` when the node's own binding serves it.
+fn service_account_identity(
+    request: &CredentialProviderRequest,
+) -> Result<Option<(String, Secret)>, String> {
+    let role = service_account::role_arn(&request.service_account_annotations)
+        .map_err(|e| e.to_string())?;
+    match (role, &request.service_account_token) {
+        (Some(role), Some(token)) => Ok(Some((role, token.clone()))),
+        (Some(role), None) => Err(format!(
+            "the service account names role {role} but the request carries no service account token: add tokenAttributes (serviceAccountTokenAudience, requireServiceAccount: true, optionalServiceAccountAnnotationKeys: [{}, {}]) to this provider in the kubelet's CredentialProviderConfig",
+            service_account::ROLE_ANNOTATION,
+            service_account::AWS_PROVIDER_ROLE_ANNOTATION
+        )),
+        (None, _) => Ok(None),
+    }
 }
 
 /// The response for `host`: the kubelet keeps it while the token is fresh, and asks again

@@ -65,6 +65,8 @@ pub fn service_error(code: &str, message: &str, status: u16) -> FetchError {
     let lower = message.to_ascii_lowercase();
     let kind = match code {
         "UnrecognizedClientException" | "InvalidClientTokenId" => FetchErrorKind::KeysRejected,
+        "InvalidIdentityToken" | "IDPRejectedClaim" => FetchErrorKind::IdentityTokenRejected,
+        "IDPCommunicationError" => FetchErrorKind::Unreachable,
         "InvalidSignatureException" | "SignatureDoesNotMatch" if is_clock_message(&lower) => {
             FetchErrorKind::ClockSkew
         }

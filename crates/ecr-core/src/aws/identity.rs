@@ -6,7 +6,9 @@
 //!   whose environment is not the shell's, resolves exactly the identity the `get` did;
 //! - a bound AWS profile, read from the recorded shared files whatever the environment holds;
 //! - a key set: its access key id from the config and its secret from [`SecretKeys`] (the
-//!   keychain), then its role assumed through STS when it has one.
+//!   keychain), then its role assumed through STS when it has one;
+//! - a service account: its role assumed through STS `AssumeRoleWithWebIdentity` with the
+//!   token the caller presents, and only when that token carries the scope's subject.
 //!
 //! Resolution happens before the API call, on its own, so that "no identity at all" (docker
 //! should go on anonymously) is told apart from "credentials exist but failed". Instance
@@ -41,6 +43,7 @@ use crate::clock::Deadline;
 use crate::config::SecretLocation;
 use crate::fetch::{FetchError, FetchErrorKind};
 use crate::secret::Secret;
+use crate::service_account;
 use crate::source::{CredentialSource, TokenScope};
 
 const IMDS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -74,11 +77,14 @@ pub struct Identity {
     pub expires_at: Option<SystemTime>,
 }
 
-/// The credentials of the scope's source, or why there are none.
+/// The credentials of the scope's source, or why there are none; `web_identity_token` is the
+/// service account's token a [`CredentialSource::WebIdentity`] scope needs (and every other
+/// source ignores).
 pub async fn resolve(
     scope: &TokenScope,
     http_client: SharedHttpClient,
     secrets: &dyn SecretKeys,
+    web_identity_token: Option<&Secret>,
     deadline: Deadline,
 ) -> Result<Identity, FetchError> {
     let region = Region::new(scope.registry.api_region().to_string());
@@ -141,11 +147,47 @@ pub async fn resolve(
                 "a token stored by docker login cannot be refreshed",
             ));
         }
+        CredentialSource::WebIdentity { role_arn, subject } => {
+            let token = presented_token(&scope.source, subject, web_identity_token)?;
+            return super::sts::assume_role_with_web_identity(
+                scope,
+                http_client,
+                role_arn,
+                token,
+                &service_account::session_name(subject),
+                deadline,
+            )
+            .await;
+        }
     };
     Ok(Identity {
         credentials,
         expires_at: None,
     })
+}
+
+/// The token a service account's scope is fetched with: one was presented, and it carries the
+/// scope's subject (a token is never exchanged under another subject's cache entry).
+fn presented_token<'t>(
+    source: &CredentialSource,
+    subject: &str,
+    token: Option<&'t Secret>,
+) -> Result<&'t Secret, FetchError> {
+    let Some(token) = token else {
+        return Err(FetchError::new(
+            FetchErrorKind::IdentityTokenMissing,
+            format!(
+                "the token of {source} can be fetched only with the service account's token, which only the kubelet's request carries"
+            ),
+        ));
+    };
+    if service_account::subject_of(token) != subject {
+        return Err(FetchError::new(
+            FetchErrorKind::BadConfiguration,
+            format!("the token presented for {source} is not that service account's"),
+        ));
+    }
+    Ok(token)
 }
 
 /// The SDK's default chain, in its order, over `inputs`: environment keys only when this
@@ -356,4 +398,37 @@ fn classify_credentials_error(error: &CredentialsError) -> FetchError {
         _ => FetchErrorKind::CredentialsUnavailable,
     };
     FetchError::new(kind, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(sub: &str) -> Secret {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        Secret::new(format!(
+            "{}.{}.c2ln",
+            b64.encode(r#"{"alg":"RS256"}"#),
+            b64.encode(format!(r#"{{"sub":"{sub}"}}"#))
+        ))
+    }
+
+    #[test]
+    fn a_service_account_scope_is_fetched_only_with_a_token_of_its_subject() {
+        let puller = "system:serviceaccount:shop:puller";
+        let source = CredentialSource::WebIdentity {
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            subject: puller.into(),
+        };
+        let missing = presented_token(&source, puller, None).unwrap_err();
+        assert_eq!(missing.kind, FetchErrorKind::IdentityTokenMissing);
+        assert!(missing.to_string().contains("kubelet"), "{missing}");
+        let other = jwt("system:serviceaccount:shop:builder");
+        let wrong = presented_token(&source, puller, Some(&other)).unwrap_err();
+        assert_eq!(wrong.kind, FetchErrorKind::BadConfiguration);
+        assert!(!wrong.to_string().contains(other.expose()));
+        let own = jwt(puller);
+        assert_eq!(presented_token(&source, puller, Some(&own)).unwrap(), &own);
+    }
 }

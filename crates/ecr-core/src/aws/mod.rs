@@ -9,7 +9,8 @@
 //! - [`identity`]: the credentials of the scope's source: the standard chain (instance metadata
 //!   bounded to one quick attempt), a bound AWS profile, or a key set whose secret comes from
 //!   [`SecretKeys`];
-//! - [`sts`]: assuming a key set's role at the registry partition's regional STS endpoint;
+//! - [`sts`]: assuming a key set's role, or a service account's role with its token, at the
+//!   registry partition's regional STS endpoint;
 //! - [`ecr`]: the API call, which also captures the response's `Date` header;
 //! - [`classify`]: SDK errors turned into [`crate::FetchErrorKind`]s.
 
@@ -28,18 +29,24 @@ pub use identity::{NoSecretKeys, SecretKeys, SecretRead};
 
 use crate::clock::Deadline;
 use crate::fetch::{FetchError, FetchErrorKind, FetchedToken, TokenSource};
-use crate::source::TokenScope;
+use crate::secret::Secret;
+use crate::source::{CredentialSource, TokenScope};
 
 /// How long establishing a connection may take, at most.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub use crate::endpoint::EndpointVariant;
 
-/// Refuses to send requests signed with a key set's keys to a plain-HTTP endpoint that is not
-/// on this machine: a vendor's keys sign every request, and the token comes back in the clear.
+/// Refuses to send requests signed with a key set's keys, or a service account's token, to a
+/// plain-HTTP endpoint that is not on this machine: a vendor's keys sign every request, a
+/// service-account token is a bearer credential, and the token comes back in the clear.
 fn check_transport(scope: &TokenScope) -> Result<(), FetchError> {
-    let Some(key_set) = scope.source.key_set_name() else {
-        return Ok(());
+    let what = match &scope.source {
+        CredentialSource::KeySet { name, .. } => format!("requests signed with the keys of {name}"),
+        CredentialSource::WebIdentity { subject, .. } => {
+            format!("the token of service account {subject}")
+        }
+        _ => return Ok(()),
     };
     for url in [&scope.endpoint, &scope.sts_endpoint].into_iter().flatten() {
         if let Some(host) = plain_http_host(url)
@@ -48,7 +55,7 @@ fn check_transport(scope: &TokenScope) -> Result<(), FetchError> {
             return Err(FetchError::new(
                 FetchErrorKind::BadConfiguration,
                 format!(
-                    "refusing to send requests signed with the keys of {key_set} over plain HTTP to {host} ({url}): use an https:// endpoint"
+                    "refusing to send {what} over plain HTTP to {host} ({url}): use an https:// endpoint"
                 ),
             ));
         }
@@ -102,6 +109,28 @@ impl TokenSource for SdkTokenSource {
         scope: &TokenScope,
         deadline: Deadline,
     ) -> Result<FetchedToken, FetchError> {
+        self.fetch_presenting(scope, None, deadline).await
+    }
+
+    async fn fetch_with_web_identity(
+        &self,
+        scope: &TokenScope,
+        token: &Secret,
+        deadline: Deadline,
+    ) -> Result<FetchedToken, FetchError> {
+        self.fetch_presenting(scope, Some(token), deadline).await
+    }
+}
+
+impl SdkTokenSource {
+    /// The token of `scope`, its identity resolved with `web_identity_token` if it is a
+    /// service account's.
+    async fn fetch_presenting(
+        &self,
+        scope: &TokenScope,
+        web_identity_token: Option<&Secret>,
+        deadline: Deadline,
+    ) -> Result<FetchedToken, FetchError> {
         let key_set = scope.source.key_set_name();
         async {
             check_transport(scope)?;
@@ -110,8 +139,14 @@ impl TokenSource for SdkTokenSource {
             let started = std::time::Instant::now();
             let client = http::client_for(scope, deadline).await?;
             let client_ready = started.elapsed();
-            let identity =
-                identity::resolve(scope, client.clone(), self.secrets.as_ref(), deadline).await?;
+            let identity = identity::resolve(
+                scope,
+                client.clone(),
+                self.secrets.as_ref(),
+                web_identity_token,
+                deadline,
+            )
+            .await?;
             let identity_ready = started.elapsed();
             let mut token = ecr::get_authorization_token(
                 &scope.registry,
@@ -140,7 +175,6 @@ mod tests {
     use super::*;
     use crate::config::SecretLocation;
     use crate::registry::Registry;
-    use crate::source::CredentialSource;
 
     fn key_set_scope(endpoint: &str) -> TokenScope {
         let registry = Registry::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap();

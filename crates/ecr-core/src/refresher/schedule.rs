@@ -45,7 +45,9 @@ impl Backoff {
             | AccessDenied
             | ExpiredCredentials
             | ClockSkew
-            | BadConfiguration => Backoff::NEEDS_USER,
+            | BadConfiguration
+            | IdentityTokenRejected
+            | IdentityTokenMissing => Backoff::NEEDS_USER,
         }
     }
 

@@ -25,19 +25,44 @@ impl Clock for TestClock {
 }
 
 /// Answers fetches from a script, counting them; when the script is empty, issues 12 h tokens.
+/// It records the source of each fetch and the subject of the token presented with it.
 #[derive(Clone)]
 struct ScriptedSource {
     clock: TestClock,
     calls: Rc<Cell<u32>>,
     script: Rc<RefCell<VecDeque<Result<FetchedToken, FetchError>>>>,
+    fetched: Rc<RefCell<Vec<Fetched>>>,
 }
+
+/// The source a fetch was for, and the subject of the token presented with it, if any.
+type Fetched = (CredentialSource, Option<String>);
 
 impl TokenSource for ScriptedSource {
     async fn fetch(
         &self,
-        _scope: &TokenScope,
+        scope: &TokenScope,
         _deadline: Deadline,
     ) -> Result<FetchedToken, FetchError> {
+        self.fetched.borrow_mut().push((scope.source.clone(), None));
+        self.next()
+    }
+
+    async fn fetch_with_web_identity(
+        &self,
+        scope: &TokenScope,
+        token: &Secret,
+        _deadline: Deadline,
+    ) -> Result<FetchedToken, FetchError> {
+        let presented = crate::service_account::subject_of(token);
+        self.fetched
+            .borrow_mut()
+            .push((scope.source.clone(), Some(presented)));
+        self.next()
+    }
+}
+
+impl ScriptedSource {
+    fn next(&self) -> Result<FetchedToken, FetchError> {
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
         self.script.borrow_mut().pop_front().unwrap_or_else(|| {
@@ -76,6 +101,7 @@ impl Fixture {
             clock: clock.clone(),
             calls: Rc::new(Cell::new(0)),
             script: Rc::new(RefCell::new(VecDeque::new())),
+            fetched: Rc::new(RefCell::new(Vec::new())),
         };
         let cache = TokenCache::new(dir.path().join("tokens"));
         let service = CredentialService::with_env(
@@ -336,6 +362,7 @@ fn an_unusable_cache_does_not_stop_a_get() {
         clock: clock.clone(),
         calls: Rc::new(Cell::new(0)),
         script: Rc::new(RefCell::new(VecDeque::new())),
+        fetched: Rc::new(RefCell::new(Vec::new())),
     };
     let service = CredentialService::with_env(
         TokenCache::new(blocker.join("tokens")),
@@ -362,4 +389,145 @@ fn an_assumed_roles_expiry_bounds_the_token() {
     assert_eq!(f.secret(), "role-token");
     f.advance(HOUR - 200); // inside the role credentials' last 5 minutes
     assert_eq!(f.secret(), "pw-2");
+}
+
+const ROLE_A: &str = "arn:aws:iam::123456789012:role/puller-a";
+const ROLE_B: &str = "arn:aws:iam::123456789012:role/puller-b";
+
+/// A service-account token of `name` in namespace `shop` (signed by nobody).
+fn sa_token(name: &str, jti: u32) -> Secret {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = format!(r#"{{"sub":"system:serviceaccount:shop:{name}","jti":"{jti}"}}"#);
+    Secret::new(format!(
+        "{}.{}.{}",
+        b64.encode(r#"{"alg":"RS256"}"#),
+        b64.encode(claims),
+        b64.encode("signature")
+    ))
+}
+
+impl Fixture {
+    fn get_for(&self, role: &str, token: Secret) -> Result<Credentials, GetError> {
+        let registry = Registry::parse(HOST).unwrap();
+        self.service.get_for_service_account(
+            registry,
+            HOST,
+            role,
+            token,
+            Deadline::after(Duration::from_secs(5)),
+        )
+    }
+
+    fn secret_for(&self, role: &str, token: Secret) -> String {
+        self.get_for(role, token)
+            .expect("service-account get succeeds")
+            .secret
+            .expose()
+            .to_string()
+    }
+}
+
+#[test]
+fn service_accounts_get_their_own_tokens_each_cached_per_role_and_subject() {
+    let f = Fixture::new();
+    let node = f.secret();
+    let a = f.secret_for(ROLE_A, sa_token("puller", 1));
+    let b = f.secret_for(ROLE_B, sa_token("builder", 1));
+    let same_role_other_subject = f.secret_for(ROLE_A, sa_token("builder", 2));
+    let tokens = [&node, &a, &b, &same_role_other_subject];
+    for (i, x) in tokens.iter().enumerate() {
+        for y in &tokens[i + 1..] {
+            assert_ne!(x, y, "never one token for two identities");
+        }
+    }
+    assert_eq!(f.calls(), 4);
+    // A new token of a service account already served (the kubelet rotates them) is served
+    // from the cache, and so is the node's own `get`.
+    assert_eq!(f.secret_for(ROLE_A, sa_token("puller", 9)), a);
+    assert_eq!(f.secret_for(ROLE_B, sa_token("builder", 9)), b);
+    assert_eq!(f.secret(), node);
+    assert_eq!(f.calls(), 4);
+    let fetched = f.source.fetched.borrow();
+    assert_eq!(
+        fetched[1],
+        (
+            CredentialSource::WebIdentity {
+                role_arn: ROLE_A.into(),
+                subject: "system:serviceaccount:shop:puller".into()
+            },
+            Some("system:serviceaccount:shop:puller".into())
+        ),
+        "fetched with the token of the subject it is cached under"
+    );
+    assert!(matches!(
+        fetched[0],
+        (CredentialSource::DefaultChain(_), None)
+    ));
+}
+
+#[test]
+fn a_service_accounts_token_is_refreshed_with_its_own_token_and_never_by_others() {
+    let f = Fixture::new();
+    let first = f.secret_for(ROLE_A, sa_token("puller", 1));
+    // Inside the refresh margin the next request for it refreshes with the token it carries.
+    f.advance(11 * HOUR + 60);
+    let second = f.secret_for(ROLE_A, sa_token("puller", 2));
+    assert_ne!(first, second);
+    assert_eq!(f.calls(), 2);
+    assert!(
+        f.source
+            .fetched
+            .borrow()
+            .iter()
+            .all(|(_, presented)| presented.as_deref()
+                == Some("system:serviceaccount:shop:puller"))
+    );
+    // The entry is no registry's: `list` omits it, nothing renews it elsewhere, and a renewal
+    // without the token would have to present one (the scripted source is never asked).
+    assert!(f.service.list().is_empty(), "{:?}", f.service.list());
+    let entries = f.service.cache_entries();
+    assert_eq!(entries.len(), 1);
+    assert!(!entries[0].scope.renewable_elsewhere());
+    assert!(entries[0].scope.is_service_account());
+}
+
+#[test]
+fn service_account_fetches_leave_the_registry_state_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::new();
+    let state = StateStore::new(dir.path().join("state"));
+    let service = CredentialService::with_env(
+        f.cache.clone(),
+        RefreshPolicy::new(Duration::from_secs(HOUR)),
+        f.source.clone(),
+        f.clock.clone(),
+        Box::new(|_| None),
+    )
+    .with_state(state.clone());
+    f.script(Err(FetchError::new(
+        FetchErrorKind::IdentityTokenRejected,
+        "InvalidIdentityToken: no",
+    )));
+    let registry = Registry::parse(HOST).unwrap();
+    let error = service
+        .get_for_service_account(
+            registry,
+            HOST,
+            ROLE_A,
+            sa_token("puller", 1),
+            Deadline::after(Duration::from_secs(5)),
+        )
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("STS rejected the service account token"),
+        "{error}"
+    );
+    assert_eq!(
+        state.load(HOST),
+        crate::state::RegistryState::default(),
+        "a service account's failure is not the registry's"
+    );
 }
