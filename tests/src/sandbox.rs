@@ -292,6 +292,27 @@ impl Helper {
         args.extend_from_slice(extra);
         self.run(&args, EXAMPLE_SECRET_ACCESS_KEY.as_bytes())
     }
+    /// `--config-dir CONFIG --cache-dir CACHE add REGISTRY --name vendor --access-key-id
+    /// <example> --store file`, the example secret on stdin: a node's keys, as its
+    /// administrator adds them (verified, so a token lands in CACHE).
+    pub fn add_node_keys(self, config_dir: &Path, cache_dir: &Path, registry: &str) -> Run {
+        let (config_dir, cache_dir) = (config_dir.to_string_lossy(), cache_dir.to_string_lossy());
+        let args = [
+            "--config-dir",
+            &config_dir,
+            "--cache-dir",
+            &cache_dir,
+            "add",
+            registry,
+            "--name",
+            "vendor",
+            "--access-key-id",
+            EXAMPLE_ACCESS_KEY_ID,
+            "--store",
+            "file",
+        ];
+        self.run(&args, EXAMPLE_SECRET_ACCESS_KEY.as_bytes())
+    }
     /// `get` for `server` (written without a trailing newline, as dockerd does).
     pub fn get(self, server: &str) -> Run {
         self.run(&["get"], server.as_bytes())

@@ -232,28 +232,10 @@ fn a_node_keeps_its_keys_in_a_config_directory_and_its_tokens_in_a_cache_directo
     let config_dir = node.path().join("etc/docker-credential-ecr");
     let cache_dir = node.path().join("var/cache/docker-credential-ecr");
     // Set up with the options, as an administrator would.
-    let cache_option = cache_dir.to_str().unwrap();
-    let config_option = config_dir.to_str().unwrap();
     let added = sandbox
         .helper()
         .env("AWS_ENDPOINT_URL_ECR", fake.url())
-        .run(
-            &[
-                "--config-dir",
-                config_option,
-                "--cache-dir",
-                cache_option,
-                "add",
-                EXAMPLE_REGISTRY,
-                "--name",
-                "vendor",
-                "--access-key-id",
-                EXAMPLE_ACCESS_KEY_ID,
-                "--store",
-                "file",
-            ],
-            ecr_e2e::sandbox::EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
-        );
+        .add_node_keys(&config_dir, &cache_dir, EXAMPLE_REGISTRY);
     added.assert_ok();
     assert!(
         !sandbox.docker_config_dir().join("config.json").exists(),

@@ -25,9 +25,7 @@ use std::process::{Command, Output};
 
 use ecr_e2e::fake_handle::FakeEcr;
 use ecr_e2e::kubelet::{API_VERSIONS, parse_go_duration, parse_response, request};
-use ecr_e2e::sandbox::{
-    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, EXAMPLE_SECRET_ACCESS_KEY, Helper, Sandbox, helper_bin,
-};
+use ecr_e2e::sandbox::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, Helper, Sandbox, helper_bin};
 use ecr_model::paths::{CACHE_DIR_ENV, CONFIG_DIR_ENV, NODE_CACHE_DIR, NODE_CONFIG_DIR};
 use ecr_model::registry::{Registry, example_hosts};
 use serde::Deserialize;
@@ -770,23 +768,7 @@ fn keys_added_as_the_readme_says_serve_the_kubelet_through_the_installed_program
     sandbox
         .helper_at(&front)
         .env("AWS_ENDPOINT_URL_ECR", fake.url())
-        .run(
-            &[
-                "--config-dir",
-                config_dir.to_str().unwrap(),
-                "--cache-dir",
-                cache_dir.to_str().unwrap(),
-                "add",
-                EXAMPLE_REGISTRY,
-                "--name",
-                "vendor",
-                "--access-key-id",
-                EXAMPLE_ACCESS_KEY_ID,
-                "--store",
-                "file",
-            ],
-            EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
-        )
+        .add_node_keys(&config_dir, &cache_dir, EXAMPLE_REGISTRY)
         .assert_ok();
     assert_eq!(mode(&config_dir), 0o700, "still private after add");
     // The kubelet's run is served from the token add's verification cached.
@@ -884,23 +866,7 @@ fn the_agent_unit_renews_the_cache_the_kubelet_reads() {
     sandbox
         .helper()
         .env("AWS_ENDPOINT_URL_ECR", fake.url())
-        .run(
-            &[
-                "--config-dir",
-                config_dir.to_str().unwrap(),
-                "--cache-dir",
-                under_root(NODE_CACHE_DIR).to_str().unwrap(),
-                "add",
-                EXAMPLE_REGISTRY,
-                "--name",
-                "vendor",
-                "--access-key-id",
-                EXAMPLE_ACCESS_KEY_ID,
-                "--store",
-                "file",
-            ],
-            EXAMPLE_SECRET_ACCESS_KEY.as_bytes(),
-        )
+        .add_node_keys(&config_dir, &under_root(NODE_CACHE_DIR), EXAMPLE_REGISTRY)
         .assert_ok();
     assert_eq!(fake.stats().unwrap().calls, 1, "add's verification");
     let mut child = agent.spawn().unwrap();

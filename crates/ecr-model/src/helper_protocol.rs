@@ -73,14 +73,20 @@ pub fn parse_store_request(input: &str) -> Result<StoreRequest, ProtocolError> {
 /// serde's messages can quote the input: report the position only.
 fn bad_store_request(e: serde_json::Error) -> ProtocolError {
     ProtocolError::BadStoreRequest {
-        what: match e.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "missing or mistyped field",
-            serde_json::error::Category::Eof => "truncated input",
-        },
+        what: json_error_kind(&e),
         line: e.line(),
         column: e.column(),
+    }
+}
+
+/// What went wrong reading JSON, in words that never quote the input (serde's own messages
+/// can), for an error that gives the position instead.
+pub(crate) fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "missing or mistyped field",
+        serde_json::error::Category::Eof => "truncated input",
     }
 }
 

@@ -100,12 +100,7 @@ impl CredentialProviderRequest {
     /// version, the kind and a non-empty image are required.
     pub fn parse(input: &str) -> Result<CredentialProviderRequest, RequestError> {
         let wire: WireRequest = serde_json::from_str(input).map_err(|e| RequestError::Json {
-            what: match e.classify() {
-                serde_json::error::Category::Io => "read error",
-                serde_json::error::Category::Syntax => "syntax error",
-                serde_json::error::Category::Data => "missing or mistyped field",
-                serde_json::error::Category::Eof => "truncated input",
-            },
+            what: crate::helper_protocol::json_error_kind(&e),
             line: e.line(),
             column: e.column(),
         })?;
