@@ -19,6 +19,9 @@
 #   --restart         restart the kubelet (kubeadm) or k3s / k3s-agent afterwards (and enable
 #                     and start the agent with --agent); without it the script only says what
 #                     to restart.
+#   --replace-config  replace a config that differs from the shipped one (kept as
+#                     <config>.bak); without it an edited config is kept and the shipped one
+#                     written beside it as <config>.new.
 #   --agent           also install /etc/systemd/system/docker-credential-ecr-agent.service: the
 #                     agent renews the node's tokens at half-life, so no pull waits on AWS.
 #
@@ -26,7 +29,7 @@
 # Every file is written to a temporary name beside its target and renamed into place, so an
 # interrupted run leaves old files or new ones, never half of one. Running it again changes
 # nothing that is already right (no flag is added twice); a config that differs from the one
-# shipped is replaced and kept as <config>.bak.
+# shipped is kept (see --replace-config).
 set -euo pipefail
 
 FRONT=docker-credential-ecr
@@ -42,7 +45,7 @@ die() {
 }
 
 usage() {
-  sed -n '5,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '5,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 flavor=""
@@ -50,6 +53,7 @@ root=""
 from=""
 restart=false
 agent=false
+replace_config=false
 while (($#)); do
   case "$1" in
     --flavor) [[ $# -ge 2 ]] || die "--flavor needs kubeadm or k3s"; flavor=$2; shift 2 ;;
@@ -60,6 +64,7 @@ while (($#)); do
     --from=*) from=${1#*=}; shift ;;
     --restart) restart=true; shift ;;
     --agent) agent=true; shift ;;
+    --replace-config) replace_config=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -214,11 +219,19 @@ kubelet_env_with_flags() {
 echo "docker-credential-ecr for the $flavor kubelet${root:+ under $root}:"
 put 0755 "$bin_dir/$FRONT" <"$front_src"
 put 0755 "$bin_dir/$FULL" <"$full_src"
-if [[ -f $root$config ]] && ! cmp -s "$config_src" "$root$config"; then
-  put 0644 "$config.bak" <"$root$config" >/dev/null
-  echo "saved      $config.bak (the config that was there)"
+# The config is 0600: its `env` may hold keys (the kubelet reads it as root). One that differs
+# from the shipped one was edited (tokenAttributes uncommented, keys added): it is kept, and
+# the shipped one is put beside it, unless --replace-config says to replace it.
+if [[ -f $root$config ]] && ! cmp -s "$config_src" "$root$config" && ! $replace_config; then
+  put 0600 "$config.new" <"$config_src"
+  echo "kept       $config (it differs from the shipped one: merge $config.new by hand, or run again with --replace-config)"
+else
+  if [[ -f $root$config ]] && ! cmp -s "$config_src" "$root$config"; then
+    put 0600 "$config.bak" <"$root$config" >/dev/null
+    echo "saved      $config.bak (the config that was there)"
+  fi
+  put 0600 "$config" <"$config_src"
 fi
-put 0644 "$config" <"$config_src"
 
 mkdir -p -- "$root$node_config_dir"
 chmod 0700 "$root$node_config_dir"
@@ -235,7 +248,7 @@ case "$flavor" in
     if [[ -f $root$kubelet_env ]]; then
       env_mode=0$(stat -c %a "$root$kubelet_env")
     fi
-    kubelet_env_with_flags "$flags" | put "$env_mode" "$kubelet_env"
+    put "$env_mode" "$kubelet_env" < <(kubelet_env_with_flags "$flags")
     echo "kubelet flags (KUBELET_EXTRA_ARGS in $kubelet_env): $flags"
     service=kubelet
     ;;
@@ -253,7 +266,7 @@ agent_unit=/etc/systemd/system/$FRONT-agent.service
 if $agent; then
   # The agent reads the directories the provider config's env names (see
   # credential-provider-config.yaml), so it renews the very cache the kubelet's plugin reads.
-  cat <<UNIT | put 0644 "$agent_unit"
+  put 0644 "$agent_unit" <<UNIT
 [Unit]
 Description=docker-credential-ecr agent: renews the kubelet's ECR tokens before they are due
 After=network-online.target

@@ -327,3 +327,35 @@ fn a_login_item_is_refused_when_the_directories_are_named() {
         "no unit written: {run:#?}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_request_stuck_in_a_blocking_read_is_answered_on_stderr_by_the_time_limit() {
+    // A config file that blocks its reader (a FIFO here; a hung network mount in life) is
+    // beyond any deadline: the plugin's own limit answers, in one line, before the kubelet's.
+    let sandbox = Sandbox::new();
+    let node = tempfile::tempdir().unwrap();
+    let config_dir = node.path().join("config");
+    std::fs::create_dir(&config_dir).unwrap();
+    let fifo = config_dir.join("config.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let run = provider(
+        sandbox
+            .helper_under(&["timeout", "60"])
+            .env("DOCKER_CREDENTIAL_ECR_CONFIG_DIR", &config_dir)
+            .env("DOCKER_CREDENTIAL_ECR_CACHE_DIR", node.path().join("cache")),
+        &request(API_VERSIONS[0], &image()),
+    );
+    assert_eq!(
+        run.code, 1,
+        "answered by the plugin, not killed by timeout: {run:#?}"
+    );
+    assert!(run.stdout.is_empty(), "{run:#?}");
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{run:#?}");
+    assert!(run.stderr.contains("blocked"), "{run:#?}");
+    assert!(run.elapsed < Duration::from_secs(40), "{:?}", run.elapsed);
+}

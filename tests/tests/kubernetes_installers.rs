@@ -478,7 +478,7 @@ fn assert_installed(root: &Path, bin_dir: &str, config: &str) {
         std::fs::read_to_string(&config_path).unwrap(),
         config_text()
     );
-    assert_eq!(mode(&config_path), 0o644);
+    assert_eq!(mode(&config_path), 0o600);
     // The directory the config's env names for the node's bindings and key sets.
     let config = parse_config(&config_text());
     let node_dir = &provider(&config).env[0].value;
@@ -896,4 +896,38 @@ fn the_agent_unit_renews_the_cache_the_kubelet_reads() {
             .contains_key(EXAMPLE_REGISTRY)
     );
     assert_eq!(fake.stats().unwrap().calls, calls);
+}
+
+#[test]
+fn an_edited_config_survives_a_second_run_unless_it_is_to_be_replaced() {
+    // An administrator uncommented tokenAttributes (or put keys in `env`): a re-run or an
+    // upgrade must not silently drop that (pods would pull as the node).
+    let root = tempfile::tempdir().unwrap();
+    assert_success(&install("k3s", root.path(), &built_dir()));
+    let config = root
+        .path()
+        .join("var/lib/rancher/credentialprovider/config.yaml");
+    let edited = config_text().replace("    # tokenAttributes:", "    tokenAttributes: {}\n    #");
+    std::fs::write(&config, &edited).unwrap();
+    let stdout = assert_success(&install("k3s", root.path(), &built_dir()));
+    assert!(stdout.contains("kept "), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
+    let shipped = config.with_extension("yaml.new");
+    assert_eq!(std::fs::read_to_string(&shipped).unwrap(), config_text());
+    assert_eq!(mode(&shipped), 0o600);
+    let out = Command::new("bash")
+        .arg(installer_dir().join("install-node.sh"))
+        .args(["--flavor", "k3s", "--replace-config", "--root"])
+        .arg(root.path())
+        .arg("--from")
+        .arg(built_dir())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), config_text());
+    assert_eq!(
+        std::fs::read_to_string(config.with_extension("yaml.bak")).unwrap(),
+        edited
+    );
+    assert_eq!(mode(&config), 0o600, "its env may hold keys");
 }

@@ -179,7 +179,12 @@ pub fn report_parse_error(error: clap::Error) -> ExitCode {
                 .find(|line| !line.is_empty())
                 .unwrap_or("invalid command line");
             let message = first.strip_prefix("error: ").unwrap_or(first);
-            let args: Vec<String> = std::env::args().skip(1).collect();
+            // Not `args()`: it panics on an argument that is not UTF-8, the very error
+            // clap may be reporting.
+            let args: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|arg| arg.to_string_lossy().into_owned())
+                .collect();
             if names_a_command(&args) {
                 eprintln!(
                     "docker-credential-ecr: {message}; `docker-credential-ecr --help` lists every command"

@@ -104,6 +104,13 @@ impl CredentialProviderRequest {
             line: e.line(),
             column: e.column(),
         })?;
+        // serde skips an unknown field's value without checking all of it (a lone surrogate
+        // escape, a number out of range): the whole request must be valid JSON.
+        serde_json::from_str::<serde_json::Value>(input).map_err(|e| RequestError::Json {
+            what: crate::helper_protocol::json_error_kind(&e),
+            line: e.line(),
+            column: e.column(),
+        })?;
         let api_version = ApiVersion::parse(&wire.api_version).ok_or(RequestError::ApiVersion)?;
         if wire.kind != REQUEST_KIND {
             return Err(RequestError::Kind);
@@ -276,6 +283,13 @@ mod tests {
             assert!(!message.contains(secret), "{message}");
             assert!(!message.contains('\n'), "{message}");
         }
+    }
+
+    #[test]
+    fn a_request_must_be_valid_json_throughout() {
+        let input = r#"{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"h.example/x","future":"\udaccS"}"#;
+        let error = CredentialProviderRequest::parse(input).unwrap_err();
+        assert!(matches!(error, RequestError::Json { .. }), "{error:?}");
     }
 
     #[test]

@@ -52,9 +52,16 @@ impl Locations {
         env: &dyn Fn(&str) -> Option<OsString>,
     ) -> Locations {
         let named = |name: &str| env(name).filter(|value| !value.is_empty());
+        // A relative directory would make the current directory a hidden input (a shell, the
+        // agent and the kubelet each start somewhere else): it is made absolute once, here.
+        let absolute = |dir: PathBuf| std::path::absolute(&dir).unwrap_or(dir);
         Locations {
-            config_dir: config_dir.or_else(|| named(CONFIG_DIR_ENV).map(PathBuf::from)),
-            cache_dir: cache_dir.or_else(|| named(CACHE_DIR_ENV).map(PathBuf::from)),
+            config_dir: config_dir
+                .or_else(|| named(CONFIG_DIR_ENV).map(PathBuf::from))
+                .map(absolute),
+            cache_dir: cache_dir
+                .or_else(|| named(CACHE_DIR_ENV).map(PathBuf::from))
+                .map(absolute),
             has_home: cfg!(not(unix)) || named("HOME").is_some(),
         }
     }
@@ -196,6 +203,15 @@ mod tests {
             paths.log_file(),
             Path::new("/opt/cache/state/docker-credential-ecr.log")
         );
+    }
+
+    #[test]
+    fn relative_directories_are_made_absolute_once() {
+        let env = env_of(&[("HOME", "/home/u"), (CACHE_DIR_ENV, "cache")]);
+        let locations = Locations::new(Some("config".into()), None, &env);
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(locations.config_dir, Some(cwd.join("config")));
+        assert_eq!(locations.cache_dir, Some(cwd.join("cache")));
     }
 
     #[cfg(unix)]

@@ -83,12 +83,47 @@ pub fn subject_of(token: &Secret) -> String {
         .unwrap_or_else(|| hashed_subject(token.expose()))
 }
 
+/// Who issued a token and for whom: its `iss` and its `aud` (a list joined by spaces, in
+/// order), read without verification, or empty strings when [`subject_of`] is a hash (which
+/// covers the whole token). A cache entry records them with the subject: every cluster has a
+/// `system:serviceaccount:default:default`, and a role may trust one cluster's issuer only.
+pub fn issuer_and_audience(token: &Secret) -> (String, String) {
+    if is_hashed(&subject_of(token)) {
+        return (String::new(), String::new());
+    }
+    let Some(claims) = claims(token.expose()) else {
+        return (String::new(), String::new());
+    };
+    let issuer = match claims.get("iss") {
+        Some(serde_json::Value::String(iss)) => iss.clone(),
+        _ => String::new(),
+    };
+    let audience = match claims.get("aud") {
+        Some(serde_json::Value::String(aud)) => aud.clone(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|aud| aud.as_str().unwrap_or("?"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    };
+    (issuer, audience)
+}
+
 /// Whether `subject` is a hash ([`subject_of`] found no `sub`).
 pub fn is_hashed(subject: &str) -> bool {
     subject.starts_with(HASHED_SUBJECT_PREFIX)
 }
 
 fn claimed_subject(token: &str) -> Option<String> {
+    match claims(token)?.get("sub") {
+        Some(serde_json::Value::String(sub)) if !sub.is_empty() => Some(sub.clone()),
+        _ => None,
+    }
+}
+
+/// The JWT payload's claims, unverified.
+fn claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let mut parts = token.split('.');
     let (Some(_header), Some(payload), Some(_signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -100,11 +135,7 @@ fn claimed_subject(token: &str) -> Option<String> {
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
     );
     let bytes = base64url.decode(payload).ok()?;
-    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).ok()?;
-    match claims.get("sub") {
-        Some(serde_json::Value::String(sub)) if !sub.is_empty() => Some(sub.clone()),
-        _ => None,
-    }
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn hashed_subject(token: &str) -> String {

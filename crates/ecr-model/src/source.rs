@@ -39,9 +39,15 @@ pub enum CredentialSource {
     Stored,
     /// A Kubernetes service account's token, exchanged with STS `AssumeRoleWithWebIdentity`
     /// for `role_arn`: the subject the token carries ([`crate::service_account::subject_of`]:
-    /// its `sub`, or a hash of the token), never the token itself. Only a request that carries
-    /// the token can fetch or renew it.
-    WebIdentity { role_arn: String, subject: String },
+    /// its `sub`, or a hash of the token) and who issued it for whom
+    /// ([`crate::service_account::issuer_and_audience`]), never the token itself. Only a
+    /// request that carries such a token can fetch or renew it.
+    WebIdentity {
+        role_arn: String,
+        issuer: String,
+        audience: String,
+        subject: String,
+    },
 }
 
 impl CredentialSource {
@@ -60,8 +66,11 @@ impl CredentialSource {
 
     /// The source of `token` exchanged for `role_arn` (keyed by the subject it carries).
     pub fn web_identity(role_arn: &str, token: &crate::secret::Secret) -> CredentialSource {
+        let (issuer, audience) = crate::service_account::issuer_and_audience(token);
         CredentialSource::WebIdentity {
             role_arn: role_arn.to_string(),
+            issuer,
+            audience,
             subject: crate::service_account::subject_of(token),
         }
     }
@@ -119,9 +128,9 @@ impl fmt::Display for CredentialSource {
             CredentialSource::Profile { name, .. } => write!(f, "AWS profile {name}"),
             CredentialSource::KeySet { name, .. } => write!(f, "key set {name}"),
             CredentialSource::Stored => f.write_str("a token stored by docker login"),
-            CredentialSource::WebIdentity { role_arn, subject } => {
-                write!(f, "service account {subject} as {role_arn}")
-            }
+            CredentialSource::WebIdentity {
+                role_arn, subject, ..
+            } => write!(f, "service account {subject:?} as {role_arn:?}"),
         }
     }
 }
@@ -643,6 +652,17 @@ mod tests {
         let puller = jwt(r#"{"sub":"system:serviceaccount:shop:puller","jti":"1"}"#);
         let builder = jwt(r#"{"sub":"system:serviceaccount:shop:builder"}"#);
         let opaque = crate::secret::Secret::new("opaque-token-without-claims");
+        // Every cluster has the same service account names: another issuer's, or another
+        // audience's, puller is another identity.
+        let cluster_a = jwt(
+            r#"{"iss":"https://oidc.a.example","aud":["sts.amazonaws.com"],"sub":"system:serviceaccount:shop:puller"}"#,
+        );
+        let cluster_b = jwt(
+            r#"{"iss":"https://oidc.b.example","aud":["sts.amazonaws.com"],"sub":"system:serviceaccount:shop:puller"}"#,
+        );
+        let other_audience = jwt(
+            r#"{"iss":"https://oidc.a.example","aud":"ecr.example","sub":"system:serviceaccount:shop:puller"}"#,
+        );
         let env = env_of(&[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")]);
         let scope =
             |role: &str, token: &crate::secret::Secret, env: &dyn Fn(&str) -> Option<String>| {
@@ -654,6 +674,9 @@ mod tests {
             scope(role_b, &puller, &env),
             scope(role_b, &builder, &env),
             scope(role_a, &opaque, &env),
+            scope(role_a, &cluster_a, &env),
+            scope(role_a, &cluster_b, &env),
+            scope(role_a, &other_audience, &env),
             scope(role_a, &puller, &env_of(&[])),
             TokenScope::for_source(
                 Registry::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap(),
@@ -708,7 +731,7 @@ mod tests {
         }
         assert_eq!(
             scopes[0].source.to_string(),
-            format!("service account system:serviceaccount:shop:puller as {role_a}")
+            format!("service account \"system:serviceaccount:shop:puller\" as \"{role_a}\"")
         );
     }
 }

@@ -102,8 +102,7 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
     }
     if args.config_dir_option {
         println!(
-            "docker's config is unchanged: docker runs the helper without --config-dir (set {} in its environment and run `configure-docker {registry}` to route it)",
-            ecr_core::paths::CONFIG_DIR_ENV
+            "docker's config is unchanged: docker runs the helper without --config-dir, so these keys serve whatever runs it with that directory (the kubelet's provider config names it)"
         );
         return Ok(());
     }

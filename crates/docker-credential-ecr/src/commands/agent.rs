@@ -32,7 +32,7 @@ pub fn run(paths: &Paths, args: &AgentArgs) -> anyhow::Result<()> {
     if let Some(switch) = args.autostart {
         if switch == Switch::On && args.named_dirs {
             anyhow::bail!(
-                "a login item runs the agent without --config-dir, --cache-dir or their environment variables; on a node, run it as a system service (installers/kubernetes/docker-credential-ecr-agent.service)"
+                "a login item runs the agent without --config-dir, --cache-dir or their environment variables; on a node, run it as a system service (`installers/kubernetes/install-node.sh --agent` installs one)"
             );
         }
         return set_autostart(switch == Switch::On);

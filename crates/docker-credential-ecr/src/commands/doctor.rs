@@ -3,7 +3,7 @@
 //!
 //! The steps, in order: the helper is on `PATH` (docker runs it by name); each bound host is
 //! routed to it in docker's config (on a Kubernetes node, `--kubelet`, these two become: the
-//! config and cache directories are the node's and private); the keychain holds each key set's
+//! config directory is private and the cache writable); the keychain holds each key set's
 //! secret and answers;
 //! each binding can fetch a token (which also proves the endpoint, the proxy and the CA bundle),
 //! and AWS's clock (the response's `Date`) agrees with ours.
@@ -173,7 +173,7 @@ fn helper_on_path() -> Check {
 }
 
 /// A node's directories: the config directory may hold plaintext keys (`keys.json`), so it
-/// and the cache must be the running user's alone; the cache must be writable.
+/// must be the running user's alone; the token cache must be writable (it is created 0700).
 fn node_directories(paths: &Paths) -> Vec<Check> {
     let mut checks = Vec::new();
     let config = paths.config_dir();

@@ -41,11 +41,33 @@ use ecr_core::{Deadline, GetError, Paths, Secret};
 /// waits on the answer, so a stuck AWS call gives up well before that.
 const BUDGET: Duration = Duration::from_secs(20);
 
+/// Past this, the watchdog answers for a request stuck in a blocking call (a config file on a
+/// hung mount, a `credential_process`): one line on stderr, exit 1.
+const HARD_LIMIT: Duration = Duration::from_secs(25);
+
+/// Why a request gets no credentials.
+enum Refusal {
+    /// The request itself is wrong (malformed, or its service account's annotations): never
+    /// answered with anonymous access, whatever the registry.
+    Request(String),
+    /// No token could be had for it.
+    Token(String),
+}
+
 /// Answers the request on stdin.
 pub fn run(paths: &Paths) -> ExitCode {
+    crate::watchdog::arm_with(HARD_LIMIT, || {
+        eprintln!(
+            "docker-credential-ecr: no ECR token after {} s (something blocked: check the AWS config files and the network)",
+            HARD_LIMIT.as_secs()
+        );
+    });
     match respond(paths) {
         Ok(response) => write_response(&response),
-        Err(message) => {
+        Err(Refusal::Request(message) | Refusal::Token(message)) => {
+            let Some(_claim) = crate::watchdog::claim() else {
+                return ExitCode::FAILURE;
+            };
             tracing::warn!("kubelet-credential-provider: {message}");
             eprintln!("docker-credential-ecr: {message}");
             ExitCode::FAILURE
@@ -53,9 +75,11 @@ pub fn run(paths: &Paths) -> ExitCode {
     }
 }
 
-fn respond(paths: &Paths) -> Result<CredentialProviderResponse, String> {
-    let input = crate::protocol::read_input().map_err(|f| f.stdout_line().to_string())?;
-    let request = CredentialProviderRequest::parse(&input).map_err(|e| e.to_string())?;
+fn respond(paths: &Paths) -> Result<CredentialProviderResponse, Refusal> {
+    let input =
+        crate::protocol::read_input().map_err(|f| Refusal::Request(f.stdout_line().to_string()))?;
+    let request =
+        CredentialProviderRequest::parse(&input).map_err(|e| Refusal::Request(e.to_string()))?;
     let host = request.registry_host();
     let Ok(registry) = Registry::parse(host) else {
         tracing::info!(host, "not an ECR registry: answering no credentials");
@@ -64,11 +88,11 @@ fn respond(paths: &Paths) -> Result<CredentialProviderResponse, String> {
     let public = registry.is_public();
     match credentials(paths, registry, host, &request) {
         Ok(credentials) => Ok(response_of(&request, host, credentials, SystemTime::now())),
-        Err(message) if public => {
-            tracing::info!(host, "{message}; ECR Public pulls anonymously");
+        Err(Refusal::Token(message)) if public => {
+            tracing::warn!(host, "{message}; ECR Public pulls anonymously");
             Ok(CredentialProviderResponse::empty(request.api_version))
         }
-        Err(message) => Err(message),
+        Err(refusal) => Err(refusal),
     }
 }
 
@@ -77,11 +101,12 @@ fn credentials(
     registry: Registry,
     host: &str,
     request: &CredentialProviderRequest,
-) -> Result<Credentials, String> {
+) -> Result<Credentials, Refusal> {
     let deadline = Deadline::after(BUDGET);
-    let service_account = service_account_identity(request)?;
+    let service_account = service_account_identity(request).map_err(Refusal::Request)?;
     crate::descendants::adopt_orphans();
-    let service = crate::verbs::service(paths).map_err(|f| f.stdout_line().to_string())?;
+    let service =
+        crate::verbs::service(paths).map_err(|f| Refusal::Request(f.stdout_line().to_string()))?;
     let result = match service_account {
         Some((role_arn, token)) => {
             service.get_for_service_account(registry, host, &role_arn, token, deadline)
@@ -89,8 +114,8 @@ fn credentials(
         None => service.get_registry(registry, host, deadline),
     };
     let result = result.map_err(|e| match e {
-        GetError::NotFound(reason) => reason,
-        other => other.to_string(),
+        GetError::NotFound(reason) => Refusal::Token(reason),
+        other => Refusal::Token(other.to_string()),
     });
     if result.is_err() {
         // A `credential_process` cut off by the deadline must not outlive the plugin.
@@ -109,7 +134,7 @@ fn service_account_identity(
     match (role, &request.service_account_token) {
         (Some(role), Some(token)) => Ok(Some((role, token.clone()))),
         (Some(role), None) => Err(format!(
-            "the service account names role {role} but the request carries no service account token: add tokenAttributes (serviceAccountTokenAudience, requireServiceAccount: true, optionalServiceAccountAnnotationKeys: [{}, {}]) to this provider in the kubelet's CredentialProviderConfig",
+            "the service account names role {role:?} but the request carries no service account token: add tokenAttributes (serviceAccountTokenAudience, cacheType: ServiceAccount, optionalServiceAccountAnnotationKeys: [{}, {}]) to this provider in the kubelet's CredentialProviderConfig",
             service_account::ROLE_ANNOTATION,
             service_account::AWS_PROVIDER_ROLE_ANNOTATION
         )),
@@ -145,6 +170,10 @@ fn response_of(
 }
 
 fn write_response(response: &CredentialProviderResponse) -> ExitCode {
+    let Some(_claim) = crate::watchdog::claim() else {
+        // The watchdog answered already and is ending the process.
+        return ExitCode::FAILURE;
+    };
     let mut line = response.to_json();
     line.push('\n');
     let mut out = std::io::stdout().lock();

@@ -147,8 +147,10 @@ pub async fn resolve(
                 "a token stored by docker login cannot be refreshed",
             ));
         }
-        CredentialSource::WebIdentity { role_arn, subject } => {
-            let token = presented_token(&scope.source, subject, web_identity_token)?;
+        CredentialSource::WebIdentity {
+            role_arn, subject, ..
+        } => {
+            let token = presented_token(&scope.source, role_arn, web_identity_token)?;
             return super::sts::assume_role_with_web_identity(
                 scope,
                 http_client,
@@ -167,10 +169,11 @@ pub async fn resolve(
 }
 
 /// The token a service account's scope is fetched with: one was presented, and it carries the
-/// scope's subject (a token is never exchanged under another subject's cache entry).
+/// scope's issuer, audience and subject (a token is never exchanged under another's cache
+/// entry).
 fn presented_token<'t>(
     source: &CredentialSource,
-    subject: &str,
+    role_arn: &str,
     token: Option<&'t Secret>,
 ) -> Result<&'t Secret, FetchError> {
     let Some(token) = token else {
@@ -181,7 +184,7 @@ fn presented_token<'t>(
             ),
         ));
     };
-    if service_account::subject_of(token) != subject {
+    if CredentialSource::web_identity(role_arn, token) != *source {
         return Err(FetchError::new(
             FetchErrorKind::BadConfiguration,
             format!("the token presented for {source} is not that service account's"),
@@ -404,31 +407,37 @@ fn classify_credentials_error(error: &CredentialsError) -> FetchError {
 mod tests {
     use super::*;
 
-    fn jwt(sub: &str) -> Secret {
+    fn jwt(iss: &str, sub: &str) -> Secret {
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         Secret::new(format!(
             "{}.{}.c2ln",
             b64.encode(r#"{"alg":"RS256"}"#),
-            b64.encode(format!(r#"{{"sub":"{sub}"}}"#))
+            b64.encode(format!(
+                r#"{{"iss":"{iss}","aud":"sts.amazonaws.com","sub":"{sub}"}}"#
+            ))
         ))
     }
 
     #[test]
-    fn a_service_account_scope_is_fetched_only_with_a_token_of_its_subject() {
+    fn a_service_account_scope_is_fetched_only_with_a_token_of_its_issuer_and_subject() {
         let puller = "system:serviceaccount:shop:puller";
-        let source = CredentialSource::WebIdentity {
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
-            subject: puller.into(),
-        };
-        let missing = presented_token(&source, puller, None).unwrap_err();
+        let role = "arn:aws:iam::123456789012:role/r";
+        let cluster_a = "https://oidc.a.example";
+        let own = jwt(cluster_a, puller);
+        let source = CredentialSource::web_identity(role, &own);
+        let missing = presented_token(&source, role, None).unwrap_err();
         assert_eq!(missing.kind, FetchErrorKind::IdentityTokenMissing);
         assert!(missing.to_string().contains("kubelet"), "{missing}");
-        let other = jwt("system:serviceaccount:shop:builder");
-        let wrong = presented_token(&source, puller, Some(&other)).unwrap_err();
-        assert_eq!(wrong.kind, FetchErrorKind::BadConfiguration);
-        assert!(!wrong.to_string().contains(other.expose()));
-        let own = jwt(puller);
-        assert_eq!(presented_token(&source, puller, Some(&own)).unwrap(), &own);
+        for other in [
+            jwt(cluster_a, "system:serviceaccount:shop:builder"),
+            // Every cluster has the same service account names: another issuer's puller.
+            jwt("https://oidc.b.example", puller),
+        ] {
+            let wrong = presented_token(&source, role, Some(&other)).unwrap_err();
+            assert_eq!(wrong.kind, FetchErrorKind::BadConfiguration);
+            assert!(!wrong.to_string().contains(other.expose()));
+        }
+        assert_eq!(presented_token(&source, role, Some(&own)).unwrap(), &own);
     }
 }

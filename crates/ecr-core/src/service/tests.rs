@@ -454,6 +454,8 @@ fn service_accounts_get_their_own_tokens_each_cached_per_role_and_subject() {
         (
             CredentialSource::WebIdentity {
                 role_arn: ROLE_A.into(),
+                issuer: String::new(),
+                audience: String::new(),
                 subject: "system:serviceaccount:shop:puller".into()
             },
             Some("system:serviceaccount:shop:puller".into())
