@@ -313,3 +313,44 @@ fn the_token_is_written_to_no_file() {
         }
     }
 }
+
+#[test]
+fn the_same_service_account_of_two_clusters_is_two_identities() {
+    // Every cluster has `shop/puller` (and `default/default`): a token of another issuer, or
+    // requested for another audience, never takes the entry a first cluster's token filled.
+    let fake = FakeEcr::start().unwrap();
+    let sandbox = Sandbox::new();
+    let role = annotations(&[(OURS, ROLE_A)]);
+    let token_of = |issuer: &str, audience: &str| {
+        ecr_e2e::service_account_token::with_claims(&serde_json::json!({
+            "iss": issuer, "aud": [audience], "sub": subject("shop", "puller"),
+        }))
+    };
+    set_password(&fake, "cluster-a");
+    let a = token_of("https://oidc.a.example", "sts.amazonaws.com");
+    assert_eq!(
+        password(&pull(node(&sandbox, &fake), &a, &role)),
+        "cluster-a"
+    );
+    set_password(&fake, "cluster-b");
+    let b = token_of("https://oidc.b.example", "sts.amazonaws.com");
+    assert_eq!(
+        password(&pull(node(&sandbox, &fake), &b, &role)),
+        "cluster-b"
+    );
+    set_password(&fake, "other-audience");
+    let c = token_of("https://oidc.a.example", "ecr.example");
+    assert_eq!(
+        password(&pull(node(&sandbox, &fake), &c, &role)),
+        "other-audience"
+    );
+    assert_eq!(
+        fake.stats().unwrap().by_target[ASSUME_ROLE_WITH_WEB_IDENTITY_TARGET],
+        3
+    );
+    // The first cluster's next pull is its own entry's.
+    assert_eq!(
+        password(&pull(node(&sandbox, &fake), &a, &role)),
+        "cluster-a"
+    );
+}
