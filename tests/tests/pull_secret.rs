@@ -402,3 +402,17 @@ fn a_token_with_less_than_half_its_life_left_is_renewed_first() {
         "a whole new token's life: {late:#?}"
     );
 }
+
+#[test]
+fn a_bad_name_or_namespace_is_refused_before_any_token_is_fetched() {
+    let fake = FakeEcr::builder().password(PASSWORD).start().unwrap();
+    let sandbox = Sandbox::new();
+    for (flag, value) in [("--name", "Not_A_Name"), ("--namespace", "team.a")] {
+        let run = pull_secret(&sandbox, &fake, &[EXAMPLE_REGISTRY, flag, value]);
+        assert_ne!(run.code, 0, "{run:#?}");
+        assert_eq!(run.stdout, "", "{run:#?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+        assert!(run.stderr.contains(value), "{run:#?}");
+    }
+    assert_eq!(fake.stats().unwrap().calls, 0, "refused before any call");
+}

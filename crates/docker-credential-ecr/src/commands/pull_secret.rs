@@ -59,6 +59,14 @@ pub enum Format {
 
 pub fn run(paths: &Paths, args: &PullSecretArgs) -> anyhow::Result<()> {
     let registries = parse_registries(&args.registries)?;
+    if !args.dockerconfigjson {
+        // A bad name or namespace is refused before any token is fetched.
+        PullSecret::new(
+            &args.name,
+            args.namespace.as_deref(),
+            &DockerConfigJson::default(),
+        )?;
+    }
     let service =
         crate::verbs::service(paths).map_err(|f| anyhow::anyhow!(f.stdout_line().to_string()))?;
     let mut config = DockerConfigJson::default();
