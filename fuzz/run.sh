@@ -17,7 +17,7 @@ case "$seconds" in
 esac
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$fuzz_dir"
-targets=(host store_request product_config cache_record client_config_edit)
+targets=(host store_request product_config cache_record client_config_edit kubelet_request)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz" >&2
