@@ -359,3 +359,37 @@ fn a_request_stuck_in_a_blocking_read_is_answered_on_stderr_by_the_time_limit() 
     assert!(run.stderr.contains("blocked"), "{run:#?}");
     assert!(run.elapsed < Duration::from_secs(40), "{:?}", run.elapsed);
 }
+
+#[test]
+fn remove_with_a_config_directory_leaves_the_users_docker_routes_alone() {
+    // The user routed the registry for their own bindings; the node's `remove` is not theirs.
+    let fake = FakeEcr::start().unwrap();
+    let sandbox = Sandbox::new();
+    sandbox.write_docker_config(&[EXAMPLE_REGISTRY]);
+    let docker_config = sandbox.docker_config_dir().join("config.json");
+    let before = std::fs::read_to_string(&docker_config).unwrap();
+    let node = tempfile::tempdir().unwrap();
+    let (config_dir, cache_dir) = (node.path().join("config"), node.path().join("cache"));
+    sandbox
+        .helper()
+        .env("AWS_ENDPOINT_URL_ECR", fake.url())
+        .add_node_keys(&config_dir, &cache_dir, EXAMPLE_REGISTRY)
+        .assert_ok();
+    let removed = sandbox.helper().run(
+        &[
+            "--config-dir",
+            config_dir.to_str().unwrap(),
+            "--cache-dir",
+            cache_dir.to_str().unwrap(),
+            "remove",
+            EXAMPLE_REGISTRY,
+        ],
+        b"",
+    );
+    removed.assert_ok();
+    assert!(
+        removed.stdout.contains("removed the binding"),
+        "{removed:#?}"
+    );
+    assert_eq!(std::fs::read_to_string(&docker_config).unwrap(), before);
+}

@@ -67,7 +67,10 @@ fn main() -> ExitCode {
             args.config_dir_option = config_dir_option;
             return commands::finish(commands::add::run(&paths, &args));
         }
-        Command::Remove(args) => return commands::finish(commands::remove::run(&paths, &args)),
+        Command::Remove(mut args) => {
+            args.config_dir_option = config_dir_option;
+            return commands::finish(commands::remove::run(&paths, &args));
+        }
         Command::Status(args) => return commands::status::run(&paths, &args),
         Command::Doctor(args) => return commands::doctor::run(&paths, &args),
         Command::Refresh(args) => return commands::finish(commands::refresh::run(&paths, &args)),

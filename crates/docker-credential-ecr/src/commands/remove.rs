@@ -12,6 +12,10 @@ use ecr_core::{ConfigFile, Paths, TokenCache};
 pub struct RemoveArgs {
     /// A bound registry (or pattern), or the name of a key set (removes all its bindings).
     pub target: String,
+    /// Set from the global --config-dir: `add` did not route docker then, so `remove` leaves
+    /// the clients' configs alone too (their routes belong to the user's own bindings).
+    #[arg(skip)]
+    pub config_dir_option: bool,
 }
 
 pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
@@ -42,7 +46,7 @@ pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
     if erased > 0 {
         println!("erased {erased} cached token(s)");
     }
-    if !hosts.is_empty() {
+    if !hosts.is_empty() && !args.config_dir_option {
         let env = |name: &str| std::env::var(name).ok();
         let home = super::home_dir()?;
         for client in [
