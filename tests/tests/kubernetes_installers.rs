@@ -439,9 +439,16 @@ fn built_dir() -> PathBuf {
 }
 
 fn install(flavor: &str, root: &Path, from: &Path) -> Output {
+    install_with(flavor, root, from, &[])
+}
+
+/// `install-node.sh --flavor FLAVOR EXTRA... --root ROOT --from FROM`.
+fn install_with(flavor: &str, root: &Path, from: &Path, extra: &[&str]) -> Output {
     Command::new("bash")
         .arg(installer_dir().join("install-node.sh"))
-        .args(["--flavor", flavor, "--root"])
+        .args(["--flavor", flavor])
+        .args(extra)
+        .arg("--root")
         .arg(root)
         .arg("--from")
         .arg(from)
@@ -816,15 +823,12 @@ fn unit_service(text: &str) -> (Vec<(String, String)>, Vec<String>) {
 fn the_agent_unit_renews_the_cache_the_kubelet_reads() {
     let fake = FakeEcr::builder().lifetime_secs(20).start().unwrap();
     let root = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .arg(installer_dir().join("install-node.sh"))
-        .args(["--flavor", "kubeadm", "--agent", "--root"])
-        .arg(root.path())
-        .arg("--from")
-        .arg(built_dir())
-        .output()
-        .unwrap();
-    assert_success(&out);
+    assert_success(&install_with(
+        "kubeadm",
+        root.path(),
+        &built_dir(),
+        &["--agent"],
+    ));
     let unit = root
         .path()
         .join("etc/systemd/system/docker-credential-ecr-agent.service");
@@ -915,15 +919,12 @@ fn an_edited_config_survives_a_second_run_unless_it_is_to_be_replaced() {
     let shipped = config.with_extension("yaml.new");
     assert_eq!(std::fs::read_to_string(&shipped).unwrap(), config_text());
     assert_eq!(mode(&shipped), 0o600);
-    let out = Command::new("bash")
-        .arg(installer_dir().join("install-node.sh"))
-        .args(["--flavor", "k3s", "--replace-config", "--root"])
-        .arg(root.path())
-        .arg("--from")
-        .arg(built_dir())
-        .output()
-        .unwrap();
-    assert_success(&out);
+    assert_success(&install_with(
+        "k3s",
+        root.path(),
+        &built_dir(),
+        &["--replace-config"],
+    ));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), config_text());
     assert_eq!(
         std::fs::read_to_string(config.with_extension("yaml.bak")).unwrap(),
