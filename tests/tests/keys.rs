@@ -224,16 +224,36 @@ fn a_revoked_key_is_reported_with_the_vendors_name() {
     let get = w.helper().get(EXAMPLE_REGISTRY);
     assert_eq!(get.code, 1);
     assert!(
-        get.stdout.contains("the keys of acme were rejected by AWS; they may have been revoked: ask acme for new keys and run `docker-credential-ecr add` again"),
+        get.stdout.contains("acme: AWS rejected its keys; they may have been revoked: ask them for new keys, then run `docker-credential-ecr add` again"),
         "{}",
         get.stdout
     );
+    // Each fact once: the host names the line, the vendor comes first in the reason.
     let refresh = w.helper().run(&["refresh", EXAMPLE_REGISTRY], b"");
     assert_eq!(refresh.code, 1, "{refresh:#?}");
+    let failed = refresh
+        .stderr
+        .lines()
+        .find(|l| l.contains("rejected"))
+        .unwrap_or_else(|| panic!("{refresh:#?}"));
+    assert!(
+        failed.starts_with(&format!("{EXAMPLE_REGISTRY}: acme: AWS rejected its keys")),
+        "{failed}"
+    );
+    assert_eq!(failed.matches(EXAMPLE_REGISTRY).count(), 1, "{failed}");
+    assert_eq!(failed.matches("acme").count(), 1, "{failed}");
     let status = w.helper().run(&["status"], b"");
     assert_eq!(status.code, 1, "a binding in error: {status:#?}");
+    assert_eq!(
+        status.stdout.matches("rejected").count(),
+        1,
+        "the error once: {}",
+        status.stdout
+    );
     assert!(
-        status.stdout.contains("last error") && status.stdout.contains("rejected"),
+        status
+            .stdout
+            .contains("  error:  acme: AWS rejected its keys"),
         "{}",
         status.stdout
     );
@@ -278,7 +298,7 @@ fn a_role_binding_assumes_the_role_with_its_external_id() {
     assert!(
         wrong
             .stderr
-            .contains("the keys of acme work but may not do this"),
+            .contains("acme: its keys work but may not do this"),
         "{}",
         wrong.stderr
     );

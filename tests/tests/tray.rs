@@ -233,19 +233,21 @@ impl Drop for Tray {
     }
 }
 
-/// The top-level menu item of `host` (`<host> — <state>`).
+/// The top-level menu item of `host` (`[<vendor> · ]<host> — <state>`).
 fn registry_entry<'m>(menu: &'m MenuNode, host: &str) -> &'m MenuNode {
-    let prefix = format!("{host} — ");
+    let named = format!("{host} — ");
     menu.children
         .iter()
-        .find(|c| c.label.starts_with(&prefix))
+        .find(|c| c.label.starts_with(&named) || c.label.contains(&format!(" · {named}")))
         .unwrap_or_else(|| panic!("no entry for {host} in the menu:\n{}", menu.render()))
 }
 
 /// The state text of `host` in the menu.
 fn state_of(menu: &MenuNode, host: &str) -> String {
     let entry = registry_entry(menu, host);
-    entry.label[host.len() + " — ".len()..].to_string()
+    let named = format!("{host} — ");
+    let at = entry.label.find(&named).expect("the host") + named.len();
+    entry.label[at..].to_string()
 }
 
 /// Polls the menu until `ready` holds; the last menu read.
@@ -307,7 +309,7 @@ fn the_menu_lists_every_registry_with_its_state_and_the_icon_shows_it() {
         [EXAMPLE_REGISTRY, OTHER_REGISTRY].iter().all(|h| {
             m.children
                 .iter()
-                .any(|c| c.label.starts_with(&format!("{h} — ok, expires in")))
+                .any(|c| c.label.contains(&format!("{h} — ok, expires in")))
         })
     });
     let labels = menu.labels();

@@ -124,13 +124,13 @@ impl fmt::Display for FetchError {
                 FetchErrorKind::KeysRejected => {
                     return write!(
                         f,
-                        "the keys of {name} were rejected by AWS; they may have been revoked: ask {name} for new keys and run `docker-credential-ecr add` again ({detail})"
+                        "{name}: AWS rejected its keys; they may have been revoked: ask them for new keys, then run `docker-credential-ecr add` again ({detail})"
                     );
                 }
                 FetchErrorKind::AccessDenied => {
                     return write!(
                         f,
-                        "the keys of {name} work but may not do this (missing permission or wrong external id): {detail}"
+                        "{name}: its keys work but may not do this (missing permission or wrong external id): {detail}"
                     );
                 }
                 _ => {}
@@ -210,18 +210,23 @@ mod tests {
     }
 
     #[test]
-    fn key_set_failures_name_the_vendor() {
+    fn key_set_failures_name_the_vendor_first_and_once() {
         let e = FetchError::new(FetchErrorKind::KeysRejected, "InvalidClientTokenId")
             .for_key_set(Some("acme"));
-        assert!(e.to_string().starts_with(
-            "the keys of acme were rejected by AWS; they may have been revoked: ask acme for new keys"
-        ));
+        let text = e.to_string();
+        assert!(
+            text.starts_with("acme: AWS rejected its keys; they may have been revoked"),
+            "{text}"
+        );
+        assert_eq!(text.matches("acme").count(), 1, "{text}");
         let e =
             FetchError::new(FetchErrorKind::AccessDenied, "AccessDenied").for_key_set(Some("acme"));
+        let text = e.to_string();
         assert!(
-            e.to_string()
-                .starts_with("the keys of acme work but may not do this")
+            text.starts_with("acme: its keys work but may not do this"),
+            "{text}"
         );
+        assert_eq!(text.matches("acme").count(), 1, "{text}");
     }
 
     #[test]

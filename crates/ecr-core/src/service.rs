@@ -79,6 +79,23 @@ pub enum GetError {
     },
 }
 
+impl GetError {
+    /// What went wrong, without the registry it went wrong for: for a line that names the
+    /// registry already (`refresh`, `status`), so that it is said once.
+    pub fn reason(&self) -> String {
+        match self {
+            GetError::Fetch { error, .. } => error.to_string(),
+            GetError::BadBinding { rejected, .. } => {
+                format!("{rejected}; fix or delete it by hand")
+            }
+            GetError::Busy { .. } => {
+                "another docker-credential-ecr kept fetching its token until the time limit".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for GetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

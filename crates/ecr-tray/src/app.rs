@@ -356,7 +356,7 @@ mod tests {
         assert_eq!(last.icon, IconState::Ok);
         assert_eq!(
             last.registries[0].label,
-            format!("{HOST} — ok, expires in 1 h")
+            format!("acme · {HOST} — ok, expires in 1 h")
         );
     }
 
@@ -374,7 +374,7 @@ mod tests {
         let seen = seen.borrow();
         assert_eq!(
             seen.views.last().unwrap().registries[0].label,
-            format!("{HOST} — ok, expires in 1 h")
+            format!("acme · {HOST} — ok, expires in 1 h")
         );
     }
 

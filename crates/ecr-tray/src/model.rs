@@ -91,6 +91,7 @@ pub struct TrayView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryRow {
     pub host: String,
+    /// `<vendor> · <host> — <state text>` (the key set's name first, when there is one), or
     /// `<host> — <state text>`.
     pub label: String,
 }
@@ -117,7 +118,10 @@ impl TrayView {
                 .iter()
                 .map(|r| RegistryRow {
                     host: r.host.clone(),
-                    label: format!("{} — {}", r.host, state_text(r, now)),
+                    label: match &r.key_set {
+                        Some(vendor) => format!("{vendor} · {} — {}", r.host, state_text(r, now)),
+                        None => format!("{} — {}", r.host, state_text(r, now)),
+                    },
                 })
                 .collect(),
             start_at_login,
@@ -331,7 +335,7 @@ mod tests {
             view.registries,
             vec![RegistryRow {
                 host: HOST.to_string(),
-                label: format!("{HOST} — ok, expires in 7 h 13 min"),
+                label: format!("acme · {HOST} — ok, expires in 7 h 13 min"),
             }]
         );
     }

@@ -63,7 +63,7 @@ pub fn run(paths: &Paths, args: &RefreshArgs) -> anyhow::Result<()> {
             }
             Err(e) => {
                 failures += 1;
-                eprintln!("{target}: {e}");
+                eprintln!("{target}: {}", e.reason());
             }
         }
     }

@@ -33,7 +33,6 @@ struct Row {
     expires_in_secs: Option<u64>,
     key_age_days: Option<u64>,
     last_refresh_secs_ago: Option<u64>,
-    last_error: Option<String>,
     error: Option<String>,
 }
 
@@ -64,7 +63,6 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
                 expires_in_secs: None,
                 key_age_days: None,
                 last_refresh_secs_ago: None,
-                last_error: None,
                 error: None,
             };
             describe_source(
@@ -126,9 +124,6 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
             println!("  token:  {}", row.token);
             if let Some(ago) = row.last_refresh_secs_ago {
                 println!("  last refresh: {} ago", humanize(Duration::from_secs(ago)));
-            }
-            if let Some(last) = &row.last_error {
-                println!("  last error: {last}");
             }
             if let Some(days) = row.key_age_days {
                 println!("  keys:   added {days} days ago");
@@ -199,8 +194,11 @@ fn record_state(states: &StateStore, hosts: &[String], now: SystemTime, row: &mu
         }
         if state.in_error() {
             let message = state.last_error.unwrap_or_default();
-            row.last_error = Some(format!("{host}: {message}"));
-            row.error.get_or_insert(message);
+            // Said once; the host only when the binding (a pattern) has several.
+            row.error.get_or_insert(match hosts.len() {
+                1 => message,
+                _ => format!("{host}: {message}"),
+            });
         }
     }
     row.last_refresh_secs_ago = latest_refresh
