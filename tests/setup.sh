@@ -29,7 +29,8 @@ export DEBIAN_FRONTEND=noninteractive
 # - faketime: wall-clock steps for one process (tests/tests/scope.rs);
 # - strace: which files the helper opens to find its trust roots (tests/tests/trust_roots.rs).
 APT_PACKAGES=(
-  docker.io docker-registry apache2-utils skopeo podman buildah docker-compose tinyproxy openssl ca-certificates
+  docker.io docker-registry apache2-utils skopeo tinyproxy openssl ca-certificates
+  podman buildah docker-compose
   busybox-static hyperfine amazon-ecr-credential-helper procps tar curl coreutils python3
   dbus gnome-keyring libsecret-tools
   xvfb xfce4-panel xfconf dunst systemd xdotool imagemagick
