@@ -97,6 +97,11 @@ impl ContainersStorage {
         ]
     }
 
+    /// Podman's state directory (else it writes `/run/libpod`, shared by the machine).
+    fn podman_tmpdir(&self) -> PathBuf {
+        self.dir.path().join("podman-tmp")
+    }
+
     /// `XDG_RUNTIME_DIR` for the tool: a private one, so no login of the machine's user
     /// (`/run/containers/0/auth.json`) can supply a credential.
     fn runtime_dir(&self) -> PathBuf {
@@ -159,7 +164,15 @@ fn write_empty_docker_config(sandbox: &Sandbox) {
 fn podman_pulls_into_vfs_storage(rig: &ClientRig) {
     let storage = ContainersStorage::new();
     let cert_dir = rig.cert_dir().display().to_string();
-    let podman_globals = ["--events-backend", "file", "--cgroup-manager", "cgroupfs"];
+    let tmpdir = storage.podman_tmpdir().display().to_string();
+    let podman_globals = [
+        "--events-backend",
+        "file",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--tmpdir",
+        &tmpdir,
+    ];
     let pull = ["pull", "--cert-dir", &cert_dir, IMAGE];
 
     let unrouted = unrouted_sandbox();
