@@ -12,7 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 # Debian packages the end-to-end tests and tests/bench/performance.sh use:
 # - docker.io (dockerd), docker-registry, apache2-utils (htpasswd): docker push/pull through the
 #   helper against a registry under a genuine ECR host name;
-# - skopeo: a second, daemon-less client of credHelpers;
+# - skopeo, podman, buildah, docker-compose: the other real clients of credHelpers
+#   (tests/tests/clients_e2e.rs);
 # - tinyproxy: the corporate-proxy tests;
 # - openssl, ca-certificates: throwaway CAs and the system roots;
 # - busybox-static: the one-binary image pushed and pulled;
@@ -29,6 +30,7 @@ export DEBIAN_FRONTEND=noninteractive
 # - strace: which files the helper opens to find its trust roots (tests/tests/trust_roots.rs).
 APT_PACKAGES=(
   docker.io docker-registry apache2-utils skopeo tinyproxy openssl ca-certificates
+  podman buildah docker-compose
   busybox-static hyperfine amazon-ecr-credential-helper procps tar curl coreutils python3
   dbus gnome-keyring libsecret-tools
   xvfb xfce4-panel xfconf dunst systemd xdotool imagemagick
@@ -107,6 +109,9 @@ show_tools() {
   docker --version
   docker-registry --version
   skopeo --version
+  podman --version
+  buildah --version
+  docker-compose --version
   tinyproxy -v
   hyperfine --version
   openssl version

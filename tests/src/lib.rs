@@ -5,6 +5,7 @@
 //! a Docker daemon, a registry, a proxy. This library owns starting, configuring and stopping them.
 
 pub mod child_output;
+pub mod client_rig;
 pub mod desktop;
 pub mod fake;
 pub mod fake_handle;

@@ -378,6 +378,11 @@ impl DockerCertsEntry {
             .unwrap_or_else(|e| panic!("copy CA into {}: {e}", dir.display()));
         DockerCertsEntry { dir }
     }
+
+    /// The directory holding `ca.crt`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
 }
 
 impl Drop for DockerCertsEntry {
