@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => return commands::doctor::run(&paths, &args),
         Command::Refresh(args) => return commands::finish(commands::refresh::run(&paths, &args)),
         Command::ConfigureDocker(args) => {
-            return commands::finish(commands::configure_docker::run(&args));
+            return commands::finish(commands::configure_docker::run(&paths, &args));
         }
         Command::Agent(mut args) => {
             args.named_dirs = named_dirs;

@@ -31,14 +31,18 @@ pub fn service(paths: &Paths) -> Result<UserService, Failure> {
 }
 
 /// `get`: one registry's credentials. An address that is not ECR is answered "not found"
-/// before any config, keychain, cache or AWS work; for ECR Public every failure is "not found"
+/// before any keychain, cache or AWS work, unless the product config names it as an alias
+/// (then it is its registry's `get`, answered with the address docker asked for); for ECR Public every failure is "not found"
 /// with the cause on stderr (anonymous pulls of public images must keep working); whatever
 /// the verb started (a `credential_process` and its children) is ended before a failure is
 /// answered.
 pub fn get(paths: &Paths) -> Result<(), Failure> {
     let deadline = Deadline::after(GET_BUDGET);
     let address = protocol::read_server_address()?;
-    let registry = Registry::parse(&address).map_err(|e| Failure::not_ecr(e.to_string()))?;
+    let registry = match Registry::parse(&address) {
+        Ok(registry) => registry,
+        Err(not_ecr) => alias_target(paths, &address, not_ecr)?,
+    };
     let public = registry.is_public();
     let for_registry = |failure: Failure| match public {
         true => failure.into_not_found(),
@@ -60,6 +64,34 @@ pub fn get(paths: &Paths) -> Result<(), Failure> {
         crate::descendants::end_all();
     }
     answer.map_err(for_registry)
+}
+
+/// The registry serving `address`, a host that is not ECR, when the product config names it as
+/// an alias. Anything else is "not found" as before (a config that cannot be read too: a pull
+/// from docker.io must not fail over it), but an alias entry that does not parse is an error
+/// saying so.
+fn alias_target(
+    paths: &Paths,
+    address: &str,
+    not_ecr: ecr_core::registry::NotEcr,
+) -> Result<Registry, Failure> {
+    let not_found = || Failure::not_ecr(not_ecr.to_string());
+    let Some(config) = ecr_core::warm::load_plain_config(&paths.config_file()) else {
+        return Err(not_found());
+    };
+    if let Some(rejected) = config.rejected_alias_for(address) {
+        return Err(Failure::error(format!(
+            "cannot get an ECR token for {}: {rejected}",
+            address.trim()
+        )));
+    }
+    match config.alias_target(address) {
+        Some(registry) => {
+            tracing::debug!(alias = %address.trim(), %registry, "an alias");
+            Ok(registry.clone())
+        }
+        None => Err(not_found()),
+    }
 }
 
 fn get_credentials(

@@ -15,7 +15,7 @@
 //! `Display` never show them.
 
 pub use ecr_model::{
-    bindings, cache, chain_inputs, client_config, clock, config, endpoint, helper_protocol,
+    alias, bindings, cache, chain_inputs, client_config, clock, config, endpoint, helper_protocol,
     kube_secret, kubelet, paths, policy, private_fs, registry, secret, service_account, settings,
     source, token, warm,
 };

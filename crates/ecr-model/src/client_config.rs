@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::alias::AliasHost;
 use crate::registry::{NotEcr, Registry};
 
 /// The key of the host-to-helper map in every client's config.
@@ -274,15 +275,43 @@ impl ClientConfig {
     /// takes no lock, when every host is already routed to `helper` (a read-only config that
     /// routes them already is fine).
     pub fn route(&self, hosts: &[String], helper: &str) -> Result<RouteReport, ClientConfigError> {
-        let hosts = canonical_hosts(hosts)?;
+        self.route_canonical(&canonical_hosts(hosts)?, helper)
+    }
+
+    /// [`Self::route`] for registry aliases ([`crate::alias`]): hosts that are not ECR, which
+    /// the product config says an ECR registry's token serves.
+    pub fn route_aliases(
+        &self,
+        aliases: &[AliasHost],
+        helper: &str,
+    ) -> Result<RouteReport, ClientConfigError> {
+        let hosts: Vec<String> = aliases.iter().map(|a| a.as_str().to_string()).collect();
+        self.route_canonical(&hosts, helper)
+    }
+
+    /// [`Self::unroute`] for registry aliases.
+    pub fn unroute_aliases(
+        &self,
+        aliases: &[AliasHost],
+        helper: &str,
+    ) -> Result<Vec<String>, ClientConfigError> {
+        let hosts: Vec<String> = aliases.iter().map(|a| a.as_str().to_string()).collect();
+        self.unroute_canonical(&hosts, helper)
+    }
+
+    fn route_canonical(
+        &self,
+        hosts: &[String],
+        helper: &str,
+    ) -> Result<RouteReport, ClientConfigError> {
         let mut doc = self.load()?;
-        let report = self.apply_route(&mut doc, &hosts, helper);
+        let report = self.apply_route(&mut doc, hosts, helper);
         if !report.changed() {
             return Ok(report);
         }
         let edit = self.begin_edit()?;
         let mut doc = self.load_from(&edit.target)?;
-        let mut report = self.apply_route(&mut doc, &hosts, helper);
+        let mut report = self.apply_route(&mut doc, hosts, helper);
         if report.changed() {
             report.backup = self.save(&edit, &doc)?;
         }
@@ -316,15 +345,22 @@ impl ClientConfig {
         hosts: &[String],
         helper: &str,
     ) -> Result<Vec<String>, ClientConfigError> {
-        let hosts = canonical_hosts(hosts)?;
+        self.unroute_canonical(&canonical_hosts(hosts)?, helper)
+    }
+
+    fn unroute_canonical(
+        &self,
+        hosts: &[String],
+        helper: &str,
+    ) -> Result<Vec<String>, ClientConfigError> {
         let mut doc = self.load()?;
-        if !doc.existed || apply_unroute(&mut doc, &hosts, helper).is_empty() {
+        if !doc.existed || apply_unroute(&mut doc, hosts, helper).is_empty() {
             // Nothing to unroute, and no lock file to leave beside a file left as it is.
             return Ok(Vec::new());
         }
         let edit = self.begin_edit()?;
         let mut doc = self.load_from(&edit.target)?;
-        let removed = apply_unroute(&mut doc, &hosts, helper);
+        let removed = apply_unroute(&mut doc, hosts, helper);
         if !removed.is_empty() {
             self.save(&edit, &doc)?;
         }

@@ -15,6 +15,13 @@
 //! rejected entry names is refused rather than served by the default chain (the user meant
 //! other credentials for it); [`ConfigFile::update`] refuses to rewrite a file with rejected
 //! entries, so a command never drops what the user wrote.
+//!
+//! # Aliases
+//!
+//! `aliases` maps a host that is not ECR's own name to the private ECR registry whose token
+//! serves it (`{"mirror.corp.example": "123456789012.dkr.ecr.us-east-1.amazonaws.com"}`, see
+//! [`crate::alias`]). Entries are decoded one by one as bindings are: one that does not parse
+//! is a [`RejectedAlias`], the others work, and the file is not rewritten while it has one.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::alias::{AliasHost, alias_target};
 use crate::bindings::{Binding, BoundSource, RegistryMatch, binding_for};
 use crate::private_fs::{create_private_dir, open_lock_file, write_atomically};
 use crate::registry::Registry;
@@ -73,6 +81,9 @@ pub struct ProductConfig {
     pub key_sets: BTreeMap<String, KeySetConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bindings: Vec<Binding>,
+    /// Hosts served with another (private ECR) registry's token.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<AliasHost, Registry>,
     /// Keys written by other versions, kept as they are.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
@@ -80,6 +91,61 @@ pub struct ProductConfig {
     /// [`ConfigFile::update`]).
     #[serde(skip)]
     pub rejected_bindings: Vec<RejectedBinding>,
+    /// Alias entries of the file that do not parse (never written back either).
+    #[serde(skip)]
+    pub rejected_aliases: Vec<RejectedAlias>,
+}
+
+/// An alias entry that does not parse: its key as written, and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedAlias {
+    pub alias: String,
+    pub reason: String,
+}
+
+impl fmt::Display for RejectedAlias {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "alias {:?} in config.json is not valid: {}",
+            self.alias, self.reason
+        )
+    }
+}
+
+/// The `aliases` object decoded: the valid entries, and the ones that do not decode.
+#[derive(Default)]
+struct DecodedAliases {
+    valid: BTreeMap<AliasHost, Registry>,
+    rejected: Vec<RejectedAlias>,
+}
+
+impl DecodedAliases {
+    fn decode(entries: serde_json::Map<String, serde_json::Value>) -> DecodedAliases {
+        let mut decoded = DecodedAliases::default();
+        for (alias, target) in entries {
+            let parsed = AliasHost::parse_stored(&alias)
+                .map_err(|e| e.to_string())
+                .and_then(|host| match target.as_str() {
+                    Some(text) => alias_target(text)
+                        .map(|registry| (host, registry))
+                        .map_err(|e| e.to_string()),
+                    None => Err("its target must be a registry host (a string)".to_string()),
+                });
+            match parsed {
+                Ok((host, registry)) => {
+                    if decoded.valid.insert(host.clone(), registry).is_some() {
+                        decoded.rejected.push(RejectedAlias {
+                            alias,
+                            reason: format!("{host} is named twice"),
+                        });
+                    }
+                }
+                Err(reason) => decoded.rejected.push(RejectedAlias { alias, reason }),
+            }
+        }
+        decoded
+    }
 }
 
 /// A binding entry that does not parse, and what it names if its registry can be read.
@@ -119,6 +185,7 @@ struct RawConfig {
     refresh_margin: Option<String>,
     key_sets: BTreeMap<String, KeySetConfig>,
     bindings: DecodedBindings,
+    aliases: DecodedAliases,
     other: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -186,6 +253,7 @@ impl<'de> serde::de::Visitor<'de> for RawConfigVisitor {
         let mut refresh_margin = None;
         let mut key_sets = None;
         let mut bindings = None;
+        let mut aliases = None;
         let mut other = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
@@ -199,7 +267,13 @@ impl<'de> serde::de::Visitor<'de> for RawConfigVisitor {
                         .map_err(|_| A::Error::custom("`bindings` must be an array of bindings"))?;
                     bindings = Some(decoded);
                 }
-                "refresh_margin" | "key_sets" | "bindings" => {
+                "aliases" if aliases.is_none() => {
+                    let entries = map
+                        .next_value::<serde_json::Map<String, serde_json::Value>>()
+                        .map_err(|_| A::Error::custom("`aliases` must be an object"))?;
+                    aliases = Some(DecodedAliases::decode(entries));
+                }
+                "refresh_margin" | "key_sets" | "bindings" | "aliases" => {
                     return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
                 }
                 _ => {
@@ -212,6 +286,7 @@ impl<'de> serde::de::Visitor<'de> for RawConfigVisitor {
             refresh_margin: refresh_margin.flatten(),
             key_sets: key_sets.unwrap_or_default(),
             bindings: bindings.unwrap_or_default(),
+            aliases: aliases.unwrap_or_default(),
             other,
         })
     }
@@ -223,8 +298,10 @@ impl From<RawConfig> for ProductConfig {
             refresh_margin: raw.refresh_margin,
             key_sets: raw.key_sets,
             bindings: raw.bindings.valid,
+            aliases: raw.aliases.valid,
             other: raw.other,
             rejected_bindings: raw.bindings.rejected,
+            rejected_aliases: raw.aliases.rejected,
         }
     }
 }
@@ -260,6 +337,30 @@ impl ProductConfig {
         binding_for(&self.bindings, registry)
     }
 
+    /// The registry whose token serves `address`, when `address` is an alias (the exact host
+    /// and port docker sends); `None` for anything else.
+    pub fn alias_target(&self, address: &str) -> Option<&Registry> {
+        let host = AliasHost::parse(address).ok()?;
+        self.aliases.get(&host)
+    }
+
+    /// The rejected alias entry naming `address`, if any: such a host is refused rather than
+    /// answered "not found" (the user meant it to be served).
+    pub fn rejected_alias_for(&self, address: &str) -> Option<&RejectedAlias> {
+        let host = AliasHost::parse(address).ok()?;
+        self.rejected_aliases
+            .iter()
+            .find(|r| AliasHost::parse(&r.alias).is_ok_and(|h| h == host))
+    }
+
+    /// The aliases served with `registry`'s token.
+    pub fn aliases_of<'a>(&'a self, registry: &'a Registry) -> impl Iterator<Item = &'a AliasHost> {
+        self.aliases
+            .iter()
+            .filter(move |(_, target)| *target == registry)
+            .map(|(alias, _)| alias)
+    }
+
     /// Whether any binding still uses key set `name`.
     pub fn key_set_in_use(&self, name: &str) -> bool {
         self.bindings
@@ -292,6 +393,14 @@ pub enum ConfigError {
     Unparsed {
         path: PathBuf,
         first: RejectedBinding,
+        count: usize,
+    },
+    #[error(
+        "refusing to rewrite {path}: {first} ({count} invalid alias(es) in all); fix or delete them by hand first"
+    )]
+    UnparsedAlias {
+        path: PathBuf,
+        first: RejectedAlias,
         count: usize,
     },
 }
@@ -386,6 +495,13 @@ impl LockedConfig<'_> {
                 path: self.file.path.clone(),
                 first: first.clone(),
                 count: config.rejected_bindings.len(),
+            });
+        }
+        if let Some(first) = config.rejected_aliases.first() {
+            return Err(ConfigError::UnparsedAlias {
+                path: self.file.path.clone(),
+                first: first.clone(),
+                count: config.rejected_aliases.len(),
             });
         }
         Ok(config)
@@ -654,6 +770,69 @@ mod tests {
         assert_eq!(
             config.rejected_binding_for(&by_pattern).map(|r| r.position),
             Some(1)
+        );
+    }
+
+    #[test]
+    fn aliases_round_trip_and_a_bad_one_is_kept_aside_never_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let file = ConfigFile::new(&path);
+        fs::write(&path, r#"{"future": [1, 2]}"#).unwrap();
+        let target = Registry::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap();
+        file.update(|c| {
+            let alias = AliasHost::parse("mirror.corp.example:5000").unwrap();
+            c.aliases.insert(alias, target.clone());
+            Ok::<_, ()>(())
+        })
+        .unwrap()
+        .unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(
+                r#""mirror.corp.example:5000": "123456789012.dkr.ecr.us-east-1.amazonaws.com""#
+            ),
+            "{text}"
+        );
+        let loaded = file.load().unwrap();
+        assert_eq!(loaded.other["future"], serde_json::json!([1, 2]));
+        assert_eq!(
+            loaded.alias_target("https://MIRROR.corp.example:5000/v2/"),
+            Some(&target)
+        );
+        assert_eq!(
+            loaded.alias_target("mirror.corp.example"),
+            None,
+            "the port counts"
+        );
+        assert_eq!(loaded.aliases_of(&target).count(), 1);
+
+        let bad = r#"{"aliases": {
+            "mirror.corp.example": "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com": "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "other.corp.example": "public.ecr.aws",
+            "third.corp.example": 7
+        }}"#;
+        fs::write(&path, bad).unwrap();
+        let config = file.load().expect("bad entries do not fail the file");
+        assert_eq!(config.aliases.len(), 1);
+        assert_eq!(
+            config.rejected_aliases.len(),
+            3,
+            "{:?}",
+            config.rejected_aliases
+        );
+        assert!(config.rejected_alias_for("other.corp.example").is_some());
+        assert!(config.rejected_alias_for("mirror.corp.example").is_none());
+        let refused = file.update(|_| Ok::<_, ()>(()));
+        assert!(
+            matches!(refused, Err(ConfigError::UnparsedAlias { count: 3, .. })),
+            "{refused:?}"
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), bad);
+        assert!(
+            serde_json::from_str::<ProductConfig>(r#"{"aliases": ["x"]}"#).is_err(),
+            "not an object"
         );
     }
 }

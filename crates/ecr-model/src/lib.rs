@@ -11,6 +11,7 @@
 //! Everything that parses untrusted input lives here, so that the fuzz targets (`fuzz/`) build
 //! quickly with sanitizers; `ecr-core` re-exports every module under the same name.
 
+pub mod alias;
 pub mod bindings;
 pub mod cache;
 pub mod chain_inputs;

@@ -62,11 +62,41 @@ pub fn cached_answer(
     }
     let config_path = paths.config_file();
     let config = load_plain_config(&config_path)?;
+    answer_from(paths, &config, registry, env, clock)
+}
+
+/// A `get` of `address`, a host that is not ECR, answered from the files alone when the
+/// product config names it as an alias ([`crate::alias`]): the target registry's answer of
+/// [`cached_answer`], from the same cache entry. `None` when it is no alias, or whenever
+/// [`cached_answer`] would be (a rejected alias entry too: the full path explains it).
+pub fn cached_alias_answer(
+    paths: &Paths,
+    address: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    clock: &dyn Clock,
+) -> Option<Token> {
+    let config = load_plain_config(&paths.config_file())?;
+    if !config.rejected_aliases.is_empty() {
+        return None;
+    }
+    let registry = config.alias_target(address)?.clone();
+    answer_from(paths, &config, &registry, env, clock)
+}
+
+/// [`cached_answer`] with the product config read.
+fn answer_from(
+    paths: &Paths,
+    config: &ProductConfig,
+    registry: &Registry,
+    env: &dyn Fn(&str) -> Option<String>,
+    clock: &dyn Clock,
+) -> Option<Token> {
     if !config.rejected_bindings.is_empty() {
         return None;
     }
+    let config_path = paths.config_file();
     let settings = Settings::from_config(
-        &config,
+        config,
         &config_path,
         env(crate::settings::REFRESH_MARGIN_ENV).as_deref(),
     )
@@ -76,13 +106,13 @@ pub fn cached_answer(
     if let Some(token) = stored_token(&cache, &policy, clock, registry) {
         return Some(token);
     }
-    let scope = TokenScope::resolve(registry.clone(), &config, env).ok()?;
+    let scope = TokenScope::resolve(registry.clone(), config, env).ok()?;
     fresh_token(&cache, &policy, clock, &scope)
 }
 
 /// The product config at `path` (defaults when there is none), if it is a regular file that
 /// loads: anything else is left to the full path, whose watchdog bounds a blocking read.
-fn load_plain_config(path: &Path) -> Option<ProductConfig> {
+pub fn load_plain_config(path: &Path) -> Option<ProductConfig> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => ConfigFile::new(path.to_path_buf()).load().ok(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(ProductConfig::default()),
@@ -180,5 +210,42 @@ mod tests {
         assert!(cached_answer(&f.paths, &registry, &no_env, &clock).is_none());
         std::fs::write(&config, "{}").unwrap();
         assert!(cached_answer(&f.paths, &registry, &no_env, &clock).is_some());
+    }
+
+    #[test]
+    fn an_alias_is_answered_from_its_registrys_cache_entry_and_nothing_else_is() {
+        let f = fixture();
+        let clock = FixedClock(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let registry = Registry::parse(HOST).unwrap();
+        let scope = TokenScope::from(registry.clone(), &no_env);
+        store_for(&f.paths, &scope, Duration::from_secs(12 * 3600), &clock);
+        let alias = "mirror.corp.example";
+        assert!(
+            cached_alias_answer(&f.paths, alias, &no_env, &clock).is_none(),
+            "not an alias yet"
+        );
+        let config = f.paths.config_file();
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(
+            &config,
+            format!(r#"{{"aliases": {{"{alias}": "{HOST}"}}}}"#),
+        )
+        .unwrap();
+        let token = cached_alias_answer(&f.paths, "https://Mirror.Corp.Example/", &no_env, &clock)
+            .expect("served from the registry's entry");
+        assert_eq!(token.password.expose(), "pw");
+        for other in ["other.corp.example", "mirror.corp.example:5000", HOST] {
+            assert!(
+                cached_alias_answer(&f.paths, other, &no_env, &clock).is_none(),
+                "{other}"
+            );
+        }
+        // One bad alias entry: the full path explains it.
+        std::fs::write(
+            &config,
+            format!(r#"{{"aliases": {{"{alias}": "{HOST}", "docker.io": "nope"}}}}"#),
+        )
+        .unwrap();
+        assert!(cached_alias_answer(&f.paths, alias, &no_env, &clock).is_none());
     }
 }

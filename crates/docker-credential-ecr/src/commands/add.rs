@@ -58,6 +58,13 @@ pub struct AddArgs {
     /// Do not route the registry to this helper in docker's config.
     #[arg(long)]
     pub no_configure: bool,
+    /// Also serve HOST (a corporate name or a mirror in front of the registry, not ECR's own
+    /// name) with the registry's token, and route it like the registry; repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub alias: Vec<String>,
+    /// With --alias: accept a well-known public registry (docker.io, ghcr.io, ...) as an alias.
+    #[arg(long, requires = "alias")]
+    pub force: bool,
     /// Set from the global --config-dir: docker, which runs the helper without it, is not
     /// routed (a node's bindings are the kubelet's).
     #[arg(skip)]
@@ -66,6 +73,10 @@ pub struct AddArgs {
 
 pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
     let registry = RegistryMatch::parse(&args.registry)?;
+    // Every alias is checked before the keys are.
+    for alias in &args.alias {
+        ecr_core::alias::check_new_alias(alias, registry.as_str(), args.force)?;
+    }
     let source = match &args.profile {
         Some(profile) => NewSource::Profile(profile.clone()),
         None => NewSource::KeySet(read_keys(args, &registry)?),
@@ -97,6 +108,25 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
             " (not verified)"
         }
     );
+    let route = !args.no_configure && !args.config_dir_option;
+    for alias in &args.alias {
+        let routing = super::configure_docker::ConfigureDockerArgs {
+            hosts: vec![alias.clone()],
+            podman: false,
+            helm: false,
+            alias_of: Some(registry.to_string()),
+            force: args.force,
+        };
+        super::configure_docker::add_alias(
+            paths,
+            &routing,
+            alias,
+            registry.as_str(),
+            args.force,
+            route,
+        )
+        .context("the binding is saved, but the alias was not")?;
+    }
     if args.no_configure {
         return Ok(());
     }
@@ -116,8 +146,10 @@ pub fn run(paths: &Paths, args: &AddArgs) -> anyhow::Result<()> {
         hosts: vec![registry.to_string()],
         podman: false,
         helm: false,
+        alias_of: None,
+        force: false,
     };
-    super::configure_docker::run(&routing)
+    super::configure_docker::run(paths, &routing)
         .context("the binding is saved, but docker's config was not changed")
 }
 

@@ -4,10 +4,17 @@
 //! Every file is read and checked, and every host validated, before the first one is written,
 //! so a bad host or an unreadable file changes nothing. The editing itself is
 //! [`ecr_core::client_config`]'s; this module only picks the files and reports.
+//!
+//! With `--alias-of REGISTRY` the one host named is a registry alias ([`ecr_core::alias`]):
+//! recorded in the product config (after every check, before any client's file), then routed
+//! like a registry.
 
 use anyhow::bail;
 use clap::Args;
+use ecr_core::alias::{self, AliasHost};
 use ecr_core::client_config::{self, ClientConfig, HELPER, RouteReport};
+use ecr_core::registry::Registry;
+use ecr_core::{ConfigFile, Paths};
 
 #[derive(Debug, Args)]
 pub struct ConfigureDockerArgs {
@@ -21,11 +28,25 @@ pub struct ConfigureDockerArgs {
     /// Also route them for Helm ($HELM_REGISTRY_CONFIG, else Helm's registry/config.json).
     #[arg(long)]
     pub helm: bool,
+    /// Serve the one host named (a corporate name or a mirror in front of ECR, not ECR's own
+    /// name) with this private ECR registry's token (ACCOUNT.dkr.ecr.REGION.amazonaws.com).
+    #[arg(long, value_name = "REGISTRY")]
+    pub alias_of: Option<String>,
+    /// With --alias-of: accept a well-known public registry (docker.io, ghcr.io, ...) as the
+    /// alias, which then receives the ECR token on every pull.
+    #[arg(long, requires = "alias_of")]
+    pub force: bool,
 }
 
-pub fn run(args: &ConfigureDockerArgs) -> anyhow::Result<()> {
+pub fn run(paths: &Paths, args: &ConfigureDockerArgs) -> anyhow::Result<()> {
     if args.hosts.is_empty() {
         bail!("name at least one registry host");
+    }
+    if let Some(target) = &args.alias_of {
+        let [alias] = args.hosts.as_slice() else {
+            bail!("--alias-of names the registry of one alias: name one host");
+        };
+        return add_alias(paths, args, alias, target, args.force, true);
     }
     let hosts = client_config::canonical_hosts(&args.hosts)?;
     let configs = client_configs(args)?;
@@ -37,6 +58,55 @@ pub fn run(args: &ConfigureDockerArgs) -> anyhow::Result<()> {
         print_report(config, &report);
     }
     Ok(())
+}
+
+/// Records `alias` of `target` in the product config and routes it in the clients' configs,
+/// every file checked first (with `route` false, only records it). Also `add --alias`'s.
+pub fn add_alias(
+    paths: &Paths,
+    args: &ConfigureDockerArgs,
+    alias: &str,
+    target: &str,
+    force: bool,
+    route: bool,
+) -> anyhow::Result<()> {
+    let (alias, target) = alias::check_new_alias(alias, target, force)?;
+    if let Some(known) = alias.well_known_public() {
+        eprintln!(
+            "warning: {alias} is a public registry ({known}): every pull from it now carries {target}'s ECR token"
+        );
+    }
+    let configs = match route {
+        true => client_configs(args)?,
+        false => Vec::new(),
+    };
+    for config in &configs {
+        config.check()?;
+    }
+    let previous = record_alias(paths, &alias, &target)?;
+    match previous {
+        Some(previous) if previous == target => println!("{alias} is already an alias of {target}"),
+        Some(previous) => println!("{alias} is now an alias of {target} (was of {previous})"),
+        None => println!("{alias} is now an alias of {target}: its pulls use {target}'s token"),
+    }
+    for config in &configs {
+        let report = config.route_aliases(std::slice::from_ref(&alias), HELPER)?;
+        print_report(config, &report);
+    }
+    Ok(())
+}
+
+/// Writes the alias into the product config; the target it had before, if any.
+fn record_alias(
+    paths: &Paths,
+    alias: &AliasHost,
+    target: &Registry,
+) -> anyhow::Result<Option<Registry>> {
+    let file = ConfigFile::new(paths.config_file());
+    let previous = file.update(|config| {
+        Ok::<_, std::convert::Infallible>(config.aliases.insert(alias.clone(), target.clone()))
+    })?;
+    Ok(previous.unwrap_or_else(|never| match never {}))
 }
 
 /// The files to edit: docker's always, then the ones asked for.

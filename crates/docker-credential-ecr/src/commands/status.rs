@@ -1,5 +1,6 @@
 //! `status`: one row per binding: registry, source (key set with its masked key id, profile,
-//! or default chain), role, token state and time left, key age; exit 1 when one is in error.
+//! or default chain), role, token state and time left, key age; exit 1 when one is in error;
+//! then one per registry alias (the text only: `--json` lists bindings).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -133,10 +134,21 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> ExitCode {
             }
         }
     }
+    if !args.json {
+        print_aliases(config);
+    }
     if in_error {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One line per registry alias: the host and the registry whose token serves it.
+fn print_aliases(config: &ProductConfig) {
+    for (alias, target) in &config.aliases {
+        println!("{alias}");
+        println!("  alias of: {target}");
     }
 }
 

@@ -1,4 +1,5 @@
-//! A warm `get`: read the address, answer from the cache if its token is fresh.
+//! A warm `get`: read the address, answer from the cache if its token is fresh (an ECR host's,
+//! or for an alias in the product config its registry's).
 
 use std::io::{Read, Write};
 
@@ -40,15 +41,17 @@ pub fn answer() -> Outcome {
     else {
         return Outcome::HandOff(input);
     };
-    let Ok(registry) = Registry::parse(&address) else {
-        return Outcome::HandOff(input);
-    };
+    // An ECR host, or else maybe an alias of one in the product config.
+    let registry = Registry::parse(&address).ok();
     let Some(paths) = Paths::for_current_user() else {
         return Outcome::HandOff(input);
     };
     crate::guard::arm(&address);
     let env = |name: &str| std::env::var(name).ok();
-    let token = ecr_model::warm::cached_answer(&paths, &registry, &env, &SystemClock);
+    let token = match &registry {
+        Some(registry) => ecr_model::warm::cached_answer(&paths, registry, &env, &SystemClock),
+        None => ecr_model::warm::cached_alias_answer(&paths, &address, &env, &SystemClock),
+    };
     let Some(token) = token else {
         crate::guard::disarm();
         return Outcome::HandOff(input);
