@@ -1,5 +1,6 @@
 //! The commands people type (`add`, `remove`, `status`, `refresh`, `configure-docker`,
-//! `doctor`, `agent`, `pull-secret`, `completions`, and the packagers' `manpages`), and the
+//! `doctor`, `agent`, `pull-secret`, `images`, `completions`, and the packagers' `manpages`),
+//! and the
 //! kubelet's credential provider plugin (`kubelet`), as opposed to the protocol verbs docker
 //! calls (see `verbs`).
 //!
@@ -10,6 +11,7 @@ pub mod add;
 pub mod agent;
 pub mod configure_docker;
 pub mod doctor;
+pub mod images;
 pub mod kubelet;
 pub mod pull_secret;
 pub mod refresh;
