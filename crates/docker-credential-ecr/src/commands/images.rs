@@ -150,6 +150,9 @@ mod tests {
         assert!(split("123456789012.dkr.ecr.us-east-1.amazonaws.com").is_err());
         assert!(split("123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0").is_err());
         let e = split("ghcr.io/vendor/app").unwrap_err().to_string();
-        assert!(e.starts_with("ghcr.io is not an Amazon ECR registry"), "{e}");
+        assert!(
+            e.starts_with("ghcr.io is not an Amazon ECR registry"),
+            "{e}"
+        );
     }
 }

@@ -115,8 +115,8 @@ async fn call_private(
     deadline: Deadline,
     date: ResponseDate,
 ) -> Result<(String, SystemTime), FetchError> {
-    let config = private_config(registry, endpoint, http_client, credentials, deadline)
-        .interceptor(date);
+    let config =
+        private_config(registry, endpoint, http_client, credentials, deadline).interceptor(date);
     let client = aws_sdk_ecr::Client::from_conf(config.build());
     let output = client
         .get_authorization_token()

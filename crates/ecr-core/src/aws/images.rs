@@ -67,7 +67,9 @@ pub enum ImagesError {
 fn denied_message(key_set: Option<&str>, detail: &str) -> String {
     match key_set {
         Some(name) => {
-            format!("the keys of {name} may not call ecr:DescribeImages (ask the vendor to allow it)")
+            format!(
+                "the keys of {name} may not call ecr:DescribeImages (ask the vendor to allow it)"
+            )
         }
         None => format!(
             "the AWS credentials may not call ecr:DescribeImages on this repository (ask its owner to allow it): {}",
@@ -155,7 +157,7 @@ fn tagged(detail: &aws_sdk_ecr::types::ImageDetail) -> Option<Image> {
 
 /// Sorts newest pushed first; a stable sort, so ties keep the API's order.
 fn newest_first(images: &mut [Image]) {
-    images.sort_by(|a, b| b.pushed_at.cmp(&a.pushed_at));
+    images.sort_by_key(|image| std::cmp::Reverse(image.pushed_at));
 }
 
 #[cfg(test)]
