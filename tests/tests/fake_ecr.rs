@@ -500,6 +500,10 @@ fn start_flags_set_the_knobs_and_bad_patches_are_refused() {
                     .into_iter()
                     .collect(),
             ),
+            // The repositories and their images are set through the control endpoint only.
+            repositories: None,
+            images_page_size: None,
+            images_denied_keys: None,
         })
         .start()
         .expect("fake-ecr starts");

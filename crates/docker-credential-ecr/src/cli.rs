@@ -100,6 +100,13 @@ pub enum Command {
     /// earliest one expires. Apply it with `... | kubectl apply -f -`.
     #[command(verbatim_doc_comment)]
     PullSecret(crate::commands::pull_secret::PullSecretArgs),
+    /// List a repository's tags, newest pushed first, with the registry's own credentials.
+    ///
+    /// One line per tag: TAG  PUSHED_AT  DIGEST. `--latest` prints the newest image's first
+    /// tag alone, for scripts: helm pull oci://HOST/chart --version "$(docker-credential-ecr
+    /// images HOST/chart --latest)". Untagged images are left out. Needs ecr:DescribeImages.
+    #[command(verbatim_doc_comment)]
+    Images(crate::commands::images::ImagesArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]

@@ -85,6 +85,7 @@ fn main() -> ExitCode {
         Command::PullSecret(args) => {
             return commands::finish(commands::pull_secret::run(&paths, &args));
         }
+        Command::Images(args) => return commands::finish(commands::images::run(&paths, &args)),
         Command::Manpages { dir } => return commands::finish(commands::manpages(&dir)),
         Command::Completions { shell } => {
             commands::completions(shell);

@@ -120,6 +120,7 @@ impl Args {
                         roles
                     },
                 ),
+                ..Knobs::default()
             },
         }
     }

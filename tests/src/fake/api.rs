@@ -44,6 +44,7 @@ pub async fn answer(
     let response = match plan.outcome {
         Outcome::Hang => hang().await,
         Outcome::Error(error) => error_response(error, &clock),
+        Outcome::Images(page) => json_response(StatusCode::OK, &page.body(), &clock),
         Outcome::Token {
             operation,
             region,
@@ -93,7 +94,10 @@ fn read_call(headers: &HeaderMap, body: &[u8]) -> Call {
         .is_some_and(|credential| credential.service == "sts");
     let api = match target {
         None if form_body || sts_scope => Api::Query(Form::parse(body)),
-        target => Api::Json { target },
+        target => Api::Json {
+            target,
+            body: body.to_vec(),
+        },
     };
     Call {
         credential,
@@ -120,6 +124,8 @@ fn success_body(
     Ok(match operation {
         Operation::EcrGetAuthorizationToken => grant.ecr_body(&request, region),
         Operation::EcrPublicGetAuthorizationToken => grant.ecr_public_body(),
+        // Answered as `Outcome::Images`, never as a token.
+        Operation::EcrDescribeImages => return Err(AwsError::UnknownOperation),
     })
 }
 

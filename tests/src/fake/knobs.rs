@@ -13,6 +13,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Token lifetime real ECR hands out: 12 hours.
 pub const DEFAULT_LIFETIME_SECS: u64 = 43_200;
 
+/// How many images one DescribeImages page holds at most, unless told otherwise: small, so
+/// that a handful of images already spans pages.
+pub const DEFAULT_IMAGES_PAGE_SIZE: usize = 3;
+
 /// Password the fake hands out unless told otherwise.
 pub const DEFAULT_PASSWORD: &str = "fake-ecr-password";
 
@@ -129,6 +133,35 @@ pub struct Knobs {
     /// another subject is answered `AccessDenied`. Roles not listed trust every subject.
     #[serde(default)]
     pub role_subjects: BTreeMap<String, Vec<String>>,
+    /// Repository name -> its images, in the order DescribeImages lists them; a repository not
+    /// listed is answered `RepositoryNotFoundException`.
+    #[serde(default)]
+    pub repositories: BTreeMap<String, Vec<FakeImage>>,
+    /// The most images one DescribeImages page holds (a request's smaller `maxResults` wins).
+    #[serde(default = "default_images_page_size")]
+    pub images_page_size: usize,
+    /// Access key ids whose DescribeImages calls are answered `AccessDeniedException` (their
+    /// GetAuthorizationToken still works: a policy without `ecr:DescribeImages`).
+    #[serde(default)]
+    pub images_denied_keys: Vec<String>,
+}
+
+fn default_images_page_size() -> usize {
+    DEFAULT_IMAGES_PAGE_SIZE
+}
+
+/// One image of a fake repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FakeImage {
+    /// `sha256:...`.
+    pub digest: String,
+    /// Empty: an untagged image.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// When it was pushed, in milliseconds since the epoch (sent as fractional seconds).
+    pub pushed_at_ms: u64,
+    #[serde(default)]
+    pub size_bytes: u64,
 }
 
 impl Default for Knobs {
@@ -145,6 +178,9 @@ impl Default for Knobs {
             role_external_ids: BTreeMap::new(),
             rejected_subjects: Vec::new(),
             role_subjects: BTreeMap::new(),
+            repositories: BTreeMap::new(),
+            images_page_size: DEFAULT_IMAGES_PAGE_SIZE,
+            images_denied_keys: Vec::new(),
         }
     }
 }
@@ -164,6 +200,9 @@ impl Knobs {
             role_external_ids,
             rejected_subjects,
             role_subjects,
+            repositories,
+            images_page_size,
+            images_denied_keys,
         } = patch;
         set_if_some(&mut self.lifetime_secs, lifetime_secs);
         set_if_some(&mut self.latency_ms, latency_ms);
@@ -176,6 +215,9 @@ impl Knobs {
         set_if_some(&mut self.role_external_ids, role_external_ids);
         set_if_some(&mut self.rejected_subjects, rejected_subjects);
         set_if_some(&mut self.role_subjects, role_subjects);
+        set_if_some(&mut self.repositories, repositories);
+        set_if_some(&mut self.images_page_size, images_page_size);
+        set_if_some(&mut self.images_denied_keys, images_denied_keys);
     }
 }
 
@@ -219,6 +261,14 @@ pub struct KnobsPatch {
     /// Replaces the whole map.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_subjects: Option<BTreeMap<String, Vec<String>>>,
+    /// Replaces the whole map. This knob and the next two have no start flag: tests set them
+    /// through the control endpoint ([`crate::fake_handle::FakeEcr::set_knobs`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repositories: Option<BTreeMap<String, Vec<FakeImage>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_page_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_denied_keys: Option<Vec<String>>,
 }
 
 /// Deserializes a field that is present (even as `null`) into `Some`; a missing field stays

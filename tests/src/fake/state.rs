@@ -6,7 +6,8 @@
 //! `fail_next` -> `ServerException` (STS: `InternalFailure`); a rejected key ->
 //! `UnrecognizedClient` (STS: `InvalidClientTokenId`); a temporary (`ASIA...`) key the fake
 //! never issued, or with another session token -> the same; one whose credentials expired on the
-//! fake's clock -> `ExpiredTokenException` (STS: `ExpiredToken`); else the mode. AssumeRole in
+//! fake's clock -> `ExpiredTokenException` (STS: `ExpiredToken`); else the mode. In mode `ok`,
+//! DescribeImages then answers from the `repositories` knob ([`describe_images`]). AssumeRole in
 //! mode `ok` then validates its parameters (`ValidationError`) and the role's external id
 //! (`AccessDenied`) before issuing credentials.
 //!
@@ -35,7 +36,9 @@ use super::sts::{
     self, Action, AssumeRoleParams, AssumedRoleUser, CallerIdentity, Claims, Form, StsError,
     TemporaryCredentials, WebIdentityParams,
 };
-use super::wire::{AwsError, Credential, Operation};
+use super::wire::{
+    AwsError, Credential, DEFAULT_REGISTRY_ID, ImagesPage, ImagesRequest, Operation,
+};
 
 /// Call counters, as `GET /stats` shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,8 +114,11 @@ pub struct Call {
 /// Which protocol a request speaks.
 #[derive(Clone, Debug)]
 pub enum Api {
-    /// awsJson1_1 (ECR, ECR Public): the `X-Amz-Target`, if any.
-    Json { target: Option<String> },
+    /// awsJson1_1 (ECR, ECR Public): the `X-Amz-Target`, if any, and the request body.
+    Json {
+        target: Option<String>,
+        body: Vec<u8>,
+    },
     /// awsQuery (STS): the form parameters of the body.
     Query(Form),
 }
@@ -121,7 +127,7 @@ impl Call {
     /// The `by_target` key of this call.
     fn target_key(&self) -> Option<String> {
         match &self.api {
-            Api::Json { target } => target.clone(),
+            Api::Json { target, .. } => target.clone(),
             Api::Query(form) => form
                 .action()
                 .map(|action| format!("{}{action}", sts::TARGET_PREFIX)),
@@ -149,6 +155,8 @@ pub enum Outcome {
         lifetime_secs: u64,
     },
     Error(AwsError),
+    /// A DescribeImages page.
+    Images(ImagesPage),
     Hang,
     Assumed {
         credentials: TemporaryCredentials,
@@ -251,7 +259,9 @@ impl State {
         }
         .epoch_whole_secs();
         let outcome = match &call.api {
-            Api::Json { target } => Outcome::from(decide_json(&mut inner, call, target, now)),
+            Api::Json { target, body } => {
+                Outcome::from(decide_json(&mut inner, call, target, body, now))
+            }
             Api::Query(form) => decide_query(&mut inner, call, form, now),
         };
         Plan {
@@ -342,6 +352,7 @@ fn decide_json(
     inner: &mut Inner,
     call: &Call,
     target: &Option<String>,
+    body: &[u8],
     now: u64,
 ) -> Result<Outcome, AwsError> {
     let credential = call
@@ -361,20 +372,70 @@ fn decide_json(
     }
     let knobs = &inner.knobs;
     match knobs.mode {
-        Mode::Ok => Ok(Outcome::Token {
-            operation,
-            region: credential.region.clone(),
-            password: knobs.password.clone(),
-            lifetime_secs: knobs.lifetime_secs,
-        }),
-        Mode::Hang => Ok(Outcome::Hang),
-        Mode::ServerError => Err(AwsError::Server),
-        Mode::Throttle => Err(AwsError::Throttling),
-        Mode::RejectKeys => Err(AwsError::UnrecognizedClient),
-        Mode::AccessDenied => Err(AwsError::AccessDenied),
-        Mode::SignatureExpired => Err(AwsError::InvalidSignature),
-        Mode::ExpiredToken => Err(AwsError::ExpiredToken),
+        Mode::Ok => {}
+        Mode::Hang => return Ok(Outcome::Hang),
+        Mode::ServerError => return Err(AwsError::Server),
+        Mode::Throttle => return Err(AwsError::Throttling),
+        Mode::RejectKeys => return Err(AwsError::UnrecognizedClient),
+        Mode::AccessDenied => return Err(AwsError::AccessDenied),
+        Mode::SignatureExpired => return Err(AwsError::InvalidSignature),
+        Mode::ExpiredToken => return Err(AwsError::ExpiredToken),
     }
+    match operation {
+        Operation::EcrDescribeImages => describe_images(knobs, credential, body),
+        Operation::EcrGetAuthorizationToken | Operation::EcrPublicGetAuthorizationToken => {
+            Ok(Outcome::Token {
+                operation,
+                region: credential.region.clone(),
+                password: knobs.password.clone(),
+                lifetime_secs: knobs.lifetime_secs,
+            })
+        }
+    }
+}
+
+/// Prefix of the `nextToken`s the fake hands out; the rest is the index of the page's first
+/// image.
+const NEXT_TOKEN_PREFIX: &str = "fake-page-from-";
+
+/// DescribeImages: a key of `images_denied_keys` -> `AccessDeniedException`; an unknown
+/// repository -> `RepositoryNotFoundException`; a `nextToken` the fake did not hand out ->
+/// `InvalidParameterException`; else the page at the token, at most `images_page_size` (or
+/// `maxResults`, if smaller) images, with a `nextToken` unless it is the last.
+fn describe_images(
+    knobs: &Knobs,
+    credential: &Credential,
+    body: &[u8],
+) -> Result<Outcome, AwsError> {
+    if knobs.images_denied_keys.contains(&credential.access_key_id) {
+        return Err(AwsError::DescribeImagesDenied);
+    }
+    let request = ImagesRequest::parse(body)?;
+    let images = knobs
+        .repositories
+        .get(&request.repository_name)
+        .ok_or(AwsError::RepositoryNotFound)?;
+    let start = match &request.next_token {
+        None => 0,
+        Some(token) => token
+            .strip_prefix(NEXT_TOKEN_PREFIX)
+            .and_then(|index| index.parse::<usize>().ok())
+            .filter(|&index| index < images.len())
+            .ok_or(AwsError::InvalidParameter)?,
+    };
+    let size = knobs
+        .images_page_size
+        .min(request.max_results.unwrap_or(usize::MAX))
+        .max(1);
+    let end = images.len().min(start + size);
+    Ok(Outcome::Images(ImagesPage {
+        registry_id: request
+            .registry_id
+            .unwrap_or_else(|| DEFAULT_REGISTRY_ID.to_owned()),
+        repository: request.repository_name,
+        images: images[start..end].to_vec(),
+        next_token: (end < images.len()).then(|| format!("{NEXT_TOKEN_PREFIX}{end}")),
+    }))
 }
 
 fn decide_query(inner: &mut Inner, call: &Call, form: &Form, now: u64) -> Outcome {
@@ -617,6 +678,7 @@ mod tests {
         Call {
             api: Api::Json {
                 target: Some(ECR_TARGET.to_owned()),
+                body: Vec::new(),
             },
             credential: Some(Credential {
                 access_key_id: key.to_owned(),

@@ -1,4 +1,5 @@
-//! The awsJson1_1 wire format of GetAuthorizationToken, ECR and ECR Public.
+//! The awsJson1_1 wire format of ECR and ECR Public: GetAuthorizationToken, and ECR's
+//! DescribeImages.
 //!
 //! This module owns the bytes: operation names (`X-Amz-Target`), the SigV4 `Authorization`
 //! header (read for the access key id, the region and the service, never verified), success
@@ -11,8 +12,13 @@ use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::knobs::FakeImage;
+
 /// `X-Amz-Target` of ECR's GetAuthorizationToken.
 pub const ECR_TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
+
+/// `X-Amz-Target` of ECR's DescribeImages.
+pub const DESCRIBE_IMAGES_TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.DescribeImages";
 
 /// `X-Amz-Target` of ECR Public's GetAuthorizationToken.
 pub const ECR_PUBLIC_TARGET: &str = "SpencerFrontendService.GetAuthorizationToken";
@@ -31,6 +37,7 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub enum Operation {
     EcrGetAuthorizationToken,
     EcrPublicGetAuthorizationToken,
+    EcrDescribeImages,
 }
 
 impl Operation {
@@ -39,6 +46,7 @@ impl Operation {
         match target {
             ECR_TARGET => Some(Operation::EcrGetAuthorizationToken),
             ECR_PUBLIC_TARGET => Some(Operation::EcrPublicGetAuthorizationToken),
+            DESCRIBE_IMAGES_TARGET => Some(Operation::EcrDescribeImages),
             _ => None,
         }
     }
@@ -89,6 +97,10 @@ pub enum AwsError {
     UnknownOperation,
     MissingAuthenticationToken,
     Serialization,
+    RepositoryNotFound,
+    /// `AccessDeniedException` for `ecr:DescribeImages`.
+    DescribeImagesDenied,
+    InvalidParameter,
 }
 
 impl AwsError {
@@ -104,6 +116,9 @@ impl AwsError {
             AwsError::UnknownOperation => "UnknownOperationException",
             AwsError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             AwsError::Serialization => "SerializationException",
+            AwsError::RepositoryNotFound => "RepositoryNotFoundException",
+            AwsError::DescribeImagesDenied => "AccessDeniedException",
+            AwsError::InvalidParameter => "InvalidParameterException",
         }
     }
 
@@ -136,6 +151,14 @@ impl AwsError {
             AwsError::UnknownOperation => "The requested operation is not recognized.",
             AwsError::MissingAuthenticationToken => "Missing Authentication Token",
             AwsError::Serialization => "The request body is not a valid JSON object.",
+            AwsError::RepositoryNotFound => {
+                "The repository with the name in the request does not exist in the registry."
+            }
+            AwsError::DescribeImagesDenied => {
+                "User: arn:aws:iam::123456789012:user/test is not authorized to perform: \
+                 ecr:DescribeImages on resource: arn:aws:ecr:us-east-1:123456789012:repository"
+            }
+            AwsError::InvalidParameter => "Invalid parameter at 'nextToken'.",
         }
     }
 
@@ -159,6 +182,64 @@ impl TokenRequest {
             return Ok(TokenRequest::default());
         }
         serde_json::from_slice(body).map_err(|_| AwsError::Serialization)
+    }
+}
+
+/// The request body of DescribeImages (filters are not read: every image is listed).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagesRequest {
+    #[serde(default)]
+    pub registry_id: Option<String>,
+    pub repository_name: String,
+    #[serde(default)]
+    pub next_token: Option<String>,
+    #[serde(default)]
+    pub max_results: Option<usize>,
+}
+
+impl ImagesRequest {
+    /// Parses a request body; a missing `repositoryName` is a serialization error.
+    pub fn parse(body: &[u8]) -> Result<ImagesRequest, AwsError> {
+        serde_json::from_slice(body).map_err(|_| AwsError::Serialization)
+    }
+}
+
+/// One DescribeImages page: what goes into a success body.
+#[derive(Clone, Debug)]
+pub struct ImagesPage {
+    pub registry_id: String,
+    pub repository: String,
+    pub images: Vec<FakeImage>,
+    pub next_token: Option<String>,
+}
+
+impl ImagesPage {
+    /// The success body: `imageDetails` (tags only when the image has some, `imagePushedAt`
+    /// in fractional epoch seconds) and `nextToken` unless this is the last page.
+    pub fn body(&self) -> Value {
+        let details: Vec<Value> = self
+            .images
+            .iter()
+            .map(|image| {
+                let mut detail = json!({
+                    "registryId": self.registry_id,
+                    "repositoryName": self.repository,
+                    "imageDigest": image.digest,
+                    "imageSizeInBytes": image.size_bytes,
+                    "imagePushedAt": image.pushed_at_ms as f64 / 1000.0,
+                });
+                if !image.tags.is_empty() {
+                    detail["imageTags"] = json!(image.tags);
+                }
+                detail
+            })
+            .collect();
+        let mut body = json!({ "imageDetails": details });
+        if let Some(token) = &self.next_token {
+            body["nextToken"] = json!(token);
+        }
+        body
     }
 }
 

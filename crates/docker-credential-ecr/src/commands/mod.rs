@@ -1,7 +1,7 @@
 //! The commands people type (`add`, `remove`, `status`, `refresh`, `configure-docker`,
-//! `doctor`, `agent`, `pull-secret`, `completions`, and the packagers' `manpages`), and the
-//! kubelet's credential provider plugin (`kubelet`), as opposed to the protocol verbs docker
-//! calls (see `verbs`).
+//! `doctor`, `agent`, `pull-secret`, `images`, `completions`, and the packagers' `manpages`),
+//! and the kubelet's credential provider plugin (`kubelet`), as opposed to the protocol verbs
+//! docker calls (see `verbs`).
 //!
 //! They report to a person: results on stdout, warnings and errors on stderr, one line per
 //! error, exit 1 on failure.
@@ -10,6 +10,7 @@ pub mod add;
 pub mod agent;
 pub mod configure_docker;
 pub mod doctor;
+pub mod images;
 pub mod kubelet;
 pub mod pull_secret;
 pub mod refresh;

@@ -115,20 +115,8 @@ async fn call_private(
     deadline: Deadline,
     date: ResponseDate,
 ) -> Result<(String, SystemTime), FetchError> {
-    let variant = super::EndpointVariant::of(registry, endpoint);
-    let mut config = aws_sdk_ecr::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(registry.api_region().to_string()))
-        .use_fips(variant.fips)
-        .use_dual_stack(variant.dual_stack)
-        .credentials_provider(credentials)
-        .http_client(http_client)
-        .timeout_config(timeouts(deadline))
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .interceptor(date);
-    if let Some(url) = endpoint {
-        config = config.endpoint_url(url);
-    }
+    let config =
+        private_config(registry, endpoint, http_client, credentials, deadline).interceptor(date);
     let client = aws_sdk_ecr::Client::from_conf(config.build());
     let output = client
         .get_authorization_token()
@@ -140,6 +128,32 @@ async fn call_private(
         .first()
         .ok_or_else(|| FetchError::new(FetchErrorKind::BadResponse, "no authorizationData"))?;
     token_and_expiry(data.authorization_token(), data.expires_at())
+}
+
+/// The configuration of an ECR API client for `registry`: its region, FIPS and dual-stack
+/// (unless `endpoint` overrides them), `credentials`, `http_client`, and timeouts and retries
+/// bounded by `deadline`. Every private-registry call goes through it.
+pub(super) fn private_config(
+    registry: &Registry,
+    endpoint: Option<&str>,
+    http_client: SharedHttpClient,
+    credentials: Credentials,
+    deadline: Deadline,
+) -> aws_sdk_ecr::config::Builder {
+    let variant = super::EndpointVariant::of(registry, endpoint);
+    let mut config = aws_sdk_ecr::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(registry.api_region().to_string()))
+        .use_fips(variant.fips)
+        .use_dual_stack(variant.dual_stack)
+        .credentials_provider(credentials)
+        .http_client(http_client)
+        .timeout_config(timeouts(deadline))
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    if let Some(url) = endpoint {
+        config = config.endpoint_url(url);
+    }
+    config
 }
 
 async fn call_public(

@@ -12,6 +12,8 @@
 //! - [`sts`]: assuming a key set's role, or a service account's role with its token, at the
 //!   registry partition's regional STS endpoint;
 //! - [`ecr`]: the API call, which also captures the response's `Date` header;
+//! - [`images`]: `DescribeImages`, every page, with the same client and identity (the
+//!   `images` command);
 //! - [`classify`]: SDK errors turned into [`crate::FetchErrorKind`]s.
 
 pub mod classify;
@@ -19,11 +21,14 @@ pub mod ecr;
 pub mod files;
 pub mod http;
 pub mod identity;
+pub mod images;
 pub mod sts;
 pub mod tls_fallback;
 pub mod trust_roots;
 
 use std::time::Duration;
+
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub use identity::{NoSecretKeys, SecretKeys, SecretRead};
 
@@ -133,20 +138,12 @@ impl SdkTokenSource {
     ) -> Result<FetchedToken, FetchError> {
         let key_set = scope.source.key_set_name();
         async {
-            check_transport(scope)?;
             // Each step is bounded by `deadline` itself, so that a timeout names the step; each
             // one's time goes to the debug log (where a cold `get`'s milliseconds go).
             let started = std::time::Instant::now();
-            let client = http::client_for(scope, deadline).await?;
-            let client_ready = started.elapsed();
-            let identity = identity::resolve(
-                scope,
-                client.clone(),
-                self.secrets.as_ref(),
-                web_identity_token,
-                deadline,
-            )
-            .await?;
+            let (client, identity, client_ready) = self
+                .client_and_identity(scope, web_identity_token, deadline)
+                .await?;
             let identity_ready = started.elapsed();
             let mut token = ecr::get_authorization_token(
                 &scope.registry,
@@ -167,6 +164,31 @@ impl SdkTokenSource {
         }
         .await
         .map_err(|e: FetchError| e.for_key_set(key_set))
+    }
+}
+
+impl SdkTokenSource {
+    /// The HTTP client and the credentials every call for `scope` uses (token fetches and
+    /// [`images`] alike), after [`check_transport`], and how long the client took to build.
+    async fn client_and_identity(
+        &self,
+        scope: &TokenScope,
+        web_identity_token: Option<&Secret>,
+        deadline: Deadline,
+    ) -> Result<(SharedHttpClient, identity::Identity, Duration), FetchError> {
+        check_transport(scope)?;
+        let started = std::time::Instant::now();
+        let client = http::client_for(scope, deadline).await?;
+        let client_ready = started.elapsed();
+        let identity = identity::resolve(
+            scope,
+            client.clone(),
+            self.secrets.as_ref(),
+            web_identity_token,
+            deadline,
+        )
+        .await?;
+        Ok((client, identity, client_ready))
     }
 }
 
