@@ -237,7 +237,7 @@ fn keys_without_describe_images_are_told_to_ask_the_vendor() {
     let run = world.images(&[&format!("{EXAMPLE_REGISTRY}/{REPOSITORY}")]);
     assert_one_line_failure(
         &run,
-        "the keys of acme may not call ecr:DescribeImages (ask the vendor to allow it)",
+        "acme: its keys may not call ecr:DescribeImages (ask them to allow it)",
     );
 }
 
@@ -253,17 +253,17 @@ fn rejected_keys_are_reported_as_refresh_reports_them() {
         })
         .unwrap();
     let run = world.images(&[&format!("{EXAMPLE_REGISTRY}/{REPOSITORY}")]);
-    assert_one_line_failure(&run, "the keys of acme were rejected by AWS");
+    assert_one_line_failure(&run, "acme: AWS rejected its keys");
     let refresh = world.helper().run(&["refresh", EXAMPLE_REGISTRY], b"");
     assert!(
         refresh
             .stderr
-            .contains("the keys of acme were rejected by AWS; they may have been revoked"),
+            .contains("acme: AWS rejected its keys; they may have been revoked"),
         "{refresh:#?}"
     );
     assert!(
         run.stderr
-            .contains("the keys of acme were rejected by AWS; they may have been revoked"),
+            .contains("acme: AWS rejected its keys; they may have been revoked"),
         "{run:#?}"
     );
 }

@@ -393,3 +393,39 @@ fn remove_with_a_config_directory_leaves_the_users_docker_routes_alone() {
     );
     assert_eq!(std::fs::read_to_string(&docker_config).unwrap(), before);
 }
+
+#[test]
+fn an_alias_in_a_pod_spec_is_served_with_its_registrys_token() {
+    // A corporate name or a mirror in front of ECR (`configure-docker ALIAS --alias-of`): the
+    // provider config's matchImages must name it too; the answer is keyed by the alias.
+    const MIRROR: &str = "registry.corp.example";
+    let fake = FakeEcr::start().unwrap();
+    let sandbox = Sandbox::new();
+    sandbox
+        .helper()
+        .against(&fake.url())
+        .run(
+            &["configure-docker", MIRROR, "--alias-of", EXAMPLE_REGISTRY],
+            b"",
+        )
+        .assert_ok();
+    let from_get = sandbox
+        .helper()
+        .against(&fake.url())
+        .get(EXAMPLE_REGISTRY)
+        .secret();
+    let run = provider(
+        sandbox.helper().against(&fake.url()),
+        &request(API_VERSIONS[0], &format!("{MIRROR}/vendor/app:1")),
+    );
+    let response = parse_response(&run.assert_ok().stdout);
+    assert_eq!(response.auth.len(), 1, "{}", run.stdout);
+    assert_eq!(response.auth[MIRROR].password, from_get);
+    assert_eq!(fake.stats().unwrap().calls, 1, "the registry's own token");
+    // Another host that is no alias still gets nothing.
+    let other = provider(
+        sandbox.helper().against(&fake.url()),
+        &request(API_VERSIONS[0], "other.corp.example/vendor/app:1"),
+    );
+    assert!(parse_response(&other.assert_ok().stdout).auth.is_empty());
+}

@@ -81,7 +81,7 @@ fn respond(paths: &Paths) -> Result<CredentialProviderResponse, Refusal> {
     let request =
         CredentialProviderRequest::parse(&input).map_err(|e| Refusal::Request(e.to_string()))?;
     let host = request.registry_host();
-    let Ok(registry) = Registry::parse(host) else {
+    let Some(registry) = registry_of(paths, host)? else {
         tracing::info!(host, "not an ECR registry: answering no credentials");
         return Ok(CredentialProviderResponse::empty(request.api_version));
     };
@@ -94,6 +94,22 @@ fn respond(paths: &Paths) -> Result<CredentialProviderResponse, Refusal> {
         }
         Err(refusal) => Err(refusal),
     }
+}
+
+/// The ECR registry whose token serves `host`: the host itself, or the registry the product
+/// config names it an alias of (a corporate name or a mirror in front of ECR); `None` for any
+/// other host. An alias entry that does not parse is an error, not anonymous access.
+fn registry_of(paths: &Paths, host: &str) -> Result<Option<Registry>, Refusal> {
+    if let Ok(registry) = Registry::parse(host) {
+        return Ok(Some(registry));
+    }
+    let Some(config) = ecr_core::warm::load_plain_config(&paths.config_file()) else {
+        return Ok(None);
+    };
+    if let Some(rejected) = config.rejected_alias_for(host) {
+        return Err(Refusal::Request(format!("{host}: {rejected}")));
+    }
+    Ok(config.alias_target(host).cloned())
 }
 
 fn credentials(

@@ -67,9 +67,7 @@ pub enum ImagesError {
 fn denied_message(key_set: Option<&str>, detail: &str) -> String {
     match key_set {
         Some(name) => {
-            format!(
-                "the keys of {name} may not call ecr:DescribeImages (ask the vendor to allow it)"
-            )
+            format!("{name}: its keys may not call ecr:DescribeImages (ask them to allow it)")
         }
         None => format!(
             "the AWS credentials may not call ecr:DescribeImages on this repository (ask its owner to allow it): {}",
@@ -209,7 +207,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "the keys of acme may not call ecr:DescribeImages (ask the vendor to allow it)"
+            "acme: its keys may not call ecr:DescribeImages (ask them to allow it)"
         );
     }
 }
