@@ -254,14 +254,23 @@ impl Helper {
     /// Runs `docker-credential-ecr ARGS...` with `stdin` as its input.
     pub fn run(mut self, args: &[&str], stdin: &[u8]) -> Run {
         let started = Instant::now();
-        let mut child = self
-            .cmd
+        self.cmd
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn helper");
+            .stderr(Stdio::piped());
+        // A test that just copied the program (a front alone) can meet ETXTBSY: another test's
+        // fork still held the copy's write descriptor until its exec. Try again briefly.
+        let mut attempts = 0;
+        let mut child = loop {
+            match self.cmd.spawn() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 50 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                spawned => break spawned.expect("spawn helper"),
+            }
+        };
         let mut input = child.stdin.take().expect("stdin");
         let data = stdin.to_vec();
         let writer = std::thread::spawn(move || {

@@ -42,8 +42,16 @@ fn server_url(run: &ecr_e2e::sandbox::Run) -> String {
     v["ServerURL"].as_str().unwrap().to_string()
 }
 
-/// `configure-docker MIRROR --alias-of EXAMPLE_REGISTRY`, which must succeed.
+/// The registry bound to the example keys (key set `vendor`, file store), then
+/// `configure-docker MIRROR --alias-of EXAMPLE_REGISTRY`; both must succeed.
 fn alias_mirror(sandbox: &Sandbox, fake: &FakeEcr) {
+    helper(sandbox, fake)
+        .add_example_keys(
+            EXAMPLE_REGISTRY,
+            "vendor",
+            &["--store", "file", "--no-verify"],
+        )
+        .assert_ok();
     helper(sandbox, fake)
         .run(
             &["configure-docker", MIRROR, "--alias-of", EXAMPLE_REGISTRY],
@@ -290,4 +298,42 @@ fn the_config_stays_valid_keeps_unknown_keys_and_remove_and_status_know_aliases(
     );
     assert_eq!(refused.code, 1, "{refused:#?}");
     assert_eq!(fs::read_to_string(&path).unwrap(), broken);
+}
+
+#[test]
+fn an_alias_of_a_registry_with_no_binding_is_refused_without_force() {
+    // Its token would come from whatever AWS identity each process's environment holds.
+    let fake = start_fake();
+    let sandbox = Sandbox::new();
+    let refused = helper(&sandbox, &fake).run(
+        &["configure-docker", MIRROR, "--alias-of", EXAMPLE_REGISTRY],
+        b"",
+    );
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    assert_eq!(refused.stderr.lines().count(), 1, "{refused:#?}");
+    assert!(refused.stderr.contains("no binding"), "{refused:#?}");
+    assert!(
+        !product_config(&sandbox).exists()
+            || !fs::read_to_string(product_config(&sandbox))
+                .unwrap()
+                .contains(MIRROR),
+        "nothing recorded"
+    );
+    assert_eq!(helper(&sandbox, &fake).get(MIRROR).stdout.trim(), NOT_FOUND);
+    helper(&sandbox, &fake)
+        .run(
+            &[
+                "configure-docker",
+                MIRROR,
+                "--alias-of",
+                EXAMPLE_REGISTRY,
+                "--force",
+            ],
+            b"",
+        )
+        .assert_ok();
+    assert_eq!(
+        helper(&sandbox, &fake).get(MIRROR).secret(),
+        "alias-password"
+    );
 }

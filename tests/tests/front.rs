@@ -229,3 +229,36 @@ fn the_front_reads_the_cache_directory_the_environment_names() {
         .get(EXAMPLE_REGISTRY);
     assert_eq!(user.code, 1, "the front alone cannot fetch: {user:#?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_host_that_is_neither_ecr_nor_an_alias_is_not_found_by_the_front_alone() {
+    // Docker goes on anonymously: the front says so itself (no full program beside it), also
+    // when the product config is not a plain file (a FIFO would block a reader).
+    let sandbox = Sandbox::new();
+    let alone = sandbox.root().join("front-alone");
+    fs::create_dir_all(&alone).unwrap();
+    let front = alone.join("docker-credential-ecr");
+    fs::copy(helper_bin(), &front).unwrap();
+    let config_dir = sandbox.config_home().join("docker-credential-ecr");
+    for config in ["absent", "fifo"] {
+        if config == "fifo" {
+            fs::create_dir_all(&config_dir).unwrap();
+            let made = std::process::Command::new("mkfifo")
+                .arg(config_dir.join("config.json"))
+                .status()
+                .unwrap();
+            assert!(made.success());
+        }
+        for host in ["docker.io", "ghcr.io", "localhost:5000"] {
+            let run = sandbox.helper_at(&front).get(host);
+            assert_eq!(run.code, 1, "{config} {host}: {run:#?}");
+            assert_eq!(
+                run.stdout.trim(),
+                ecr_e2e::sandbox::NOT_FOUND,
+                "{config} {host}: {run:#?}"
+            );
+            assert!(run.elapsed < Duration::from_secs(5), "{run:#?}");
+        }
+    }
+}

@@ -404,6 +404,15 @@ fn an_alias_in_a_pod_spec_is_served_with_its_registrys_token() {
     sandbox
         .helper()
         .against(&fake.url())
+        .add_example_keys(
+            EXAMPLE_REGISTRY,
+            "vendor",
+            &["--store", "file", "--no-verify"],
+        )
+        .assert_ok();
+    sandbox
+        .helper()
+        .against(&fake.url())
         .run(
             &["configure-docker", MIRROR, "--alias-of", EXAMPLE_REGISTRY],
             b"",

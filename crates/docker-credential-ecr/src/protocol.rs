@@ -11,7 +11,7 @@ use ecr_core::helper_protocol;
 use serde::Serialize;
 
 /// The exact line docker treats as "this helper has nothing for that registry".
-pub const NOT_FOUND: &str = "credentials not found in native keychain";
+pub use ecr_core::helper_protocol::NOT_FOUND;
 
 /// A verb's failure: what goes on stdout (the protocol's error channel), what on stderr.
 #[derive(Debug)]

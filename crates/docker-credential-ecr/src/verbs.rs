@@ -39,9 +39,30 @@ pub fn service(paths: &Paths) -> Result<UserService, Failure> {
 pub fn get(paths: &Paths) -> Result<(), Failure> {
     let deadline = Deadline::after(GET_BUDGET);
     let address = protocol::read_server_address()?;
+    let gave_up = || {
+        Failure::error(format!(
+            "cannot get an ECR token for {address}: gave up after {:.1} s (something blocked: check the AWS config files and the network)",
+            GET_HARD_LIMIT.as_secs_f32()
+        ))
+    };
     let registry = match Registry::parse(&address) {
-        Ok(registry) => registry,
-        Err(not_ecr) => alias_target(paths, &address, not_ecr)?,
+        Ok(registry) => {
+            let public = registry.is_public();
+            crate::watchdog::arm(
+                GET_HARD_LIMIT,
+                match public {
+                    true => gave_up().into_not_found(),
+                    false => gave_up(),
+                },
+            );
+            registry
+        }
+        Err(not_ecr) => {
+            // The config's read is bounded too, and a host that is no alias stays "not found"
+            // even when it blocks: docker must go on anonymously.
+            crate::watchdog::arm(GET_HARD_LIMIT, gave_up().into_not_found());
+            alias_target(paths, &address, not_ecr)?
+        }
     };
     let public = registry.is_public();
     let for_registry = |failure: Failure| match public {
@@ -49,13 +70,6 @@ pub fn get(paths: &Paths) -> Result<(), Failure> {
         false => failure,
     };
     crate::descendants::adopt_orphans();
-    crate::watchdog::arm(
-        GET_HARD_LIMIT,
-        for_registry(Failure::error(format!(
-            "cannot get an ECR token for {address}: gave up after {:.1} s (something blocked: check the AWS config files and the network)",
-            GET_HARD_LIMIT.as_secs_f32()
-        ))),
-    );
     let answer = get_credentials(paths, registry, &address, deadline);
     if answer.is_err() {
         // Given up: a `credential_process` cut off by the deadline must not outlive the helper.

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 /// The most stdin a verb reads; anything longer is refused, not truncated.
 pub const MAX_INPUT: usize = 1 << 20;
 
+/// `get`'s answer for a host the helper has no credentials for: docker then goes on
+/// anonymously (the exact words docker-credential-helpers use).
+pub const NOT_FOUND: &str = "credentials not found in native keychain";
+
 /// The username of every ECR token.
 pub const ECR_USERNAME: &str = "AWS";
 

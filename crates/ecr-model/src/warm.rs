@@ -65,22 +65,44 @@ pub fn cached_answer(
     answer_from(paths, &config, registry, env, clock)
 }
 
-/// A `get` of `address`, a host that is not ECR, answered from the files alone when the
-/// product config names it as an alias ([`crate::alias`]): the target registry's answer of
-/// [`cached_answer`], from the same cache entry. `None` when it is no alias, or whenever
-/// [`cached_answer`] would be (a rejected alias entry too: the full path explains it).
-pub fn cached_alias_answer(
+/// What the files alone say of a `get` of a host that is not ECR ([`alias_answer`]).
+#[derive(Debug)]
+pub enum AliasLookup {
+    /// The product config names it no alias: "credentials not found", as for any such host.
+    NotAnAlias,
+    /// An alias whose registry's cached token is fresh: this is the answer.
+    Served(Token),
+    /// An alias, but only the full path can answer (a cold or due token, a rejected entry to
+    /// explain, a config that is not a plain file).
+    FullPath,
+}
+
+/// A `get` of `address`, a host that is not ECR: when the product config names it as an alias
+/// ([`crate::alias`]), the target registry's answer of [`cached_answer`], from the same cache
+/// entry. A config that cannot be read as a plain file makes no alias, as on the full path
+/// (a pull from docker.io must not fail over it).
+pub fn alias_answer(
     paths: &Paths,
     address: &str,
     env: &dyn Fn(&str) -> Option<String>,
     clock: &dyn Clock,
-) -> Option<Token> {
-    let config = load_plain_config(&paths.config_file())?;
-    if !config.rejected_aliases.is_empty() {
-        return None;
+) -> AliasLookup {
+    let Some(config) = load_plain_config(&paths.config_file()) else {
+        return AliasLookup::NotAnAlias;
+    };
+    if config.rejected_alias_for(address).is_some() {
+        return AliasLookup::FullPath;
     }
-    let registry = config.alias_target(address)?.clone();
-    answer_from(paths, &config, &registry, env, clock)
+    let Some(registry) = config.alias_target(address).cloned() else {
+        return AliasLookup::NotAnAlias;
+    };
+    if !config.rejected_aliases.is_empty() {
+        return AliasLookup::FullPath;
+    }
+    match answer_from(paths, &config, &registry, env, clock) {
+        Some(token) => AliasLookup::Served(token),
+        None => AliasLookup::FullPath,
+    }
 }
 
 /// [`cached_answer`] with the product config read.
@@ -221,7 +243,10 @@ mod tests {
         store_for(&f.paths, &scope, Duration::from_secs(12 * 3600), &clock);
         let alias = "mirror.corp.example";
         assert!(
-            cached_alias_answer(&f.paths, alias, &no_env, &clock).is_none(),
+            matches!(
+                alias_answer(&f.paths, alias, &no_env, &clock),
+                AliasLookup::NotAnAlias
+            ),
             "not an alias yet"
         );
         let config = f.paths.config_file();
@@ -231,21 +256,47 @@ mod tests {
             format!(r#"{{"aliases": {{"{alias}": "{HOST}"}}}}"#),
         )
         .unwrap();
-        let token = cached_alias_answer(&f.paths, "https://Mirror.Corp.Example/", &no_env, &clock)
-            .expect("served from the registry's entry");
+        let AliasLookup::Served(token) =
+            alias_answer(&f.paths, "https://Mirror.Corp.Example/", &no_env, &clock)
+        else {
+            panic!("served from the registry's entry");
+        };
         assert_eq!(token.password.expose(), "pw");
-        for other in ["other.corp.example", "mirror.corp.example:5000", HOST] {
+        for other in [
+            "other.corp.example",
+            "mirror.corp.example:5000",
+            "docker.io",
+        ] {
             assert!(
-                cached_alias_answer(&f.paths, other, &no_env, &clock).is_none(),
+                matches!(
+                    alias_answer(&f.paths, other, &no_env, &clock),
+                    AliasLookup::NotAnAlias
+                ),
                 "{other}"
             );
         }
-        // One bad alias entry: the full path explains it.
+        // One bad alias entry: the full path explains the host it names; the others are still
+        // not aliases, and the alias is left to the full path.
         std::fs::write(
             &config,
             format!(r#"{{"aliases": {{"{alias}": "{HOST}", "docker.io": "nope"}}}}"#),
         )
         .unwrap();
-        assert!(cached_alias_answer(&f.paths, alias, &no_env, &clock).is_none());
+        assert!(matches!(
+            alias_answer(&f.paths, alias, &no_env, &clock),
+            AliasLookup::FullPath
+        ));
+        assert!(matches!(
+            alias_answer(&f.paths, "docker.io", &no_env, &clock),
+            AliasLookup::FullPath
+        ));
+        // A config that is not a plain file (a FIFO, a directory) makes no alias, as on the
+        // full path: never a blocked read for a host docker pulls anonymously.
+        std::fs::remove_file(&config).unwrap();
+        std::fs::create_dir(&config).unwrap();
+        assert!(matches!(
+            alias_answer(&f.paths, alias, &no_env, &clock),
+            AliasLookup::NotAnAlias
+        ));
     }
 }

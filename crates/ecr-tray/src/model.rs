@@ -119,7 +119,16 @@ impl TrayView {
                 .map(|r| RegistryRow {
                     host: r.host.clone(),
                     label: match &r.key_set {
-                        Some(vendor) => format!("{vendor} · {} — {}", r.host, state_text(r, now)),
+                        // The vendor once: a key set's failure starts with its name too.
+                        Some(vendor) => format!(
+                            "{vendor} · {} — {}",
+                            r.host,
+                            state_text(r, now).replacen(
+                                &format!("error: {vendor}: "),
+                                "error: ",
+                                1
+                            )
+                        ),
                         None => format!("{} — {}", r.host, state_text(r, now)),
                     },
                 })
@@ -365,6 +374,15 @@ mod tests {
         let mut missing = registry(HOST);
         missing.token = None;
         assert_eq!(state_text(&missing, now), "no token yet");
+
+        // The menu names the vendor once, first, though the key set's error starts with it.
+        let mut rejected = registry(HOST);
+        rejected.error = Some("acme: AWS rejected its keys".into());
+        let view = TrayView::at(&overview(vec![rejected]), false, now);
+        assert_eq!(
+            view.registries[0].label,
+            format!("acme · {HOST} — error: AWS rejected its keys")
+        );
 
         let after_expiry = t0() + secs(12 * 3600);
         assert_eq!(state_text(&registry(HOST), after_expiry), "expired");

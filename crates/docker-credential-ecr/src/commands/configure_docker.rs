@@ -83,7 +83,7 @@ pub fn add_alias(
     for config in &configs {
         config.check()?;
     }
-    let previous = record_alias(paths, &alias, &target)?;
+    let previous = record_alias(paths, &alias, &target, force)?;
     match previous {
         Some(previous) if previous == target => println!("{alias} is already an alias of {target}"),
         Some(previous) => println!("{alias} is now an alias of {target} (was of {previous})"),
@@ -96,17 +96,26 @@ pub fn add_alias(
     Ok(())
 }
 
-/// Writes the alias into the product config; the target it had before, if any.
+/// Writes the alias into the product config; the target it had before, if any. The alias host
+/// receives the token of the identity bound to `target`: a target with no binding would hand
+/// it whatever AWS identity the environment of each process that runs the helper holds, so it
+/// is refused unless `force`.
 fn record_alias(
     paths: &Paths,
     alias: &AliasHost,
     target: &Registry,
+    force: bool,
 ) -> anyhow::Result<Option<Registry>> {
     let file = ConfigFile::new(paths.config_file());
-    let previous = file.update(|config| {
-        Ok::<_, std::convert::Infallible>(config.aliases.insert(alias.clone(), target.clone()))
-    })?;
-    Ok(previous.unwrap_or_else(|never| match never {}))
+    file.update(|config| {
+        let bound = config.bindings.iter().any(|b| b.registry.matches(target));
+        if !bound && !force {
+            return Err(anyhow::anyhow!(
+                "{target} has no binding, so {alias} would be sent the token of whatever AWS identity the environment holds: bind it first (`docker-credential-ecr add {target}`), or pass --force"
+            ));
+        }
+        Ok(config.aliases.insert(alias.clone(), target.clone()))
+    })?
 }
 
 /// The files to edit: docker's always, then the ones asked for.

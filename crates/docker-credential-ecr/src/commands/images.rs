@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use std::io::Write;
+
 use anyhow::{Context, bail};
 use clap::Args;
 use ecr_core::aws::SdkTokenSource;
@@ -58,8 +60,17 @@ pub fn run(paths: &Paths, args: &ImagesArgs) -> anyhow::Result<()> {
             }
         }
     }
-    print!("{out}");
-    Ok(())
+    // `images ... | head -1` closes the pipe early: that is not a failure (print! would panic).
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write the list to stdout")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// One image as `--json` prints it.

@@ -28,7 +28,7 @@ pub struct RemoveArgs {
 pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
     let file = ConfigFile::new(paths.config_file());
     if let Some(alias) = known_alias(&file, &args.target)? {
-        let removed = remove_aliases(&file, |host, _| *host == alias)?;
+        let removed = remove_aliases(&file, |host, _, _| *host == alias)?;
         return unroute_aliases(args, &removed);
     }
     let secrets = KeySetSecrets::new(paths, ecr_core::keychain::KeychainAccess::INTERACTIVE);
@@ -58,13 +58,17 @@ pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
     if erased > 0 {
         println!("erased {erased} cached token(s)");
     }
-    let registries: Vec<Registry> = hosts
-        .iter()
-        .filter_map(|h| Registry::parse(h).ok())
-        .collect();
-    let aliases = match registries.is_empty() {
+    // The aliases the removed bindings served (a pattern's too) that no binding serves now:
+    // else they would go on serving their registry's token through the default AWS chain.
+    let aliases = match outcome.removed_bindings.is_empty() {
         true => Vec::new(),
-        false => remove_aliases(&file, |_, target| registries.contains(target))?,
+        false => remove_aliases(&file, |_, target, config| {
+            outcome
+                .removed_bindings
+                .iter()
+                .any(|b| b.registry.matches(target))
+                && !config.bindings.iter().any(|b| b.registry.matches(target))
+        })?,
     };
     unroute_aliases(args, &aliases)?;
     if !hosts.is_empty() && !args.config_dir_option {
@@ -97,12 +101,13 @@ fn known_alias(file: &ConfigFile, target: &str) -> anyhow::Result<Option<AliasHo
 /// Forgets the aliases `which` picks, in one update; the ones removed.
 fn remove_aliases(
     file: &ConfigFile,
-    which: impl Fn(&AliasHost, &Registry) -> bool,
+    which: impl Fn(&AliasHost, &Registry, &ecr_core::ProductConfig) -> bool,
 ) -> anyhow::Result<Vec<AliasHost>> {
     let removed = file.update(|config| {
-        let (gone, kept) = std::mem::take(&mut config.aliases)
+        let aliases = std::mem::take(&mut config.aliases);
+        let (gone, kept) = aliases
             .into_iter()
-            .partition(|(alias, target)| which(alias, target));
+            .partition(|(alias, target)| which(alias, target, config));
         config.aliases = kept;
         Ok::<_, std::convert::Infallible>(gone.into_keys().collect::<Vec<_>>())
     })?;

@@ -19,12 +19,17 @@ static CLAIMED: AtomicBool = AtomicBool::new(false);
 /// The guard's answer: the line for stdout, prepared before the timer is armed.
 static FAILURE_LINE: OnceLock<Vec<u8>> = OnceLock::new();
 
-/// Arms the limit for a `get` of `address`.
+/// Arms the limit for a `get` of the ECR registry `address`.
 pub fn arm(address: &str) {
-    let line = format!(
+    arm_with(format!(
         "cannot get an ECR token for {address}: gave up after {:.1} s (something blocked: check the AWS config files and the network)\n",
         HARD_LIMIT_MICROS as f64 / 1e6
-    );
+    ));
+}
+
+/// Arms the limit with `line` as the answer (a host that is not ECR: "not found", so that
+/// docker goes on anonymously even when the config's read blocks).
+pub fn arm_with(line: String) {
     if FAILURE_LINE.set(line.into_bytes()).is_err() {
         return;
     }

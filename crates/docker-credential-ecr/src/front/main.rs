@@ -48,7 +48,7 @@ fn run(command_line: Vec<OsString>) -> i32 {
         #[cfg(target_os = "linux")]
         [verb] if verb == "get" => match warm_get::answer() {
             warm_get::Outcome::Answered => return 0,
-            warm_get::Outcome::WriteFailed => return 1,
+            warm_get::Outcome::WriteFailed | warm_get::Outcome::NotFound => return 1,
             warm_get::Outcome::ReadFailed(message) => return handoff::fail(&message),
             warm_get::Outcome::HandOff(input) => handoff::Stdin::Read(input),
         },

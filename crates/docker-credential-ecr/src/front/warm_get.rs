@@ -4,9 +4,10 @@
 use std::io::{Read, Write};
 
 use ecr_model::clock::SystemClock;
-use ecr_model::helper_protocol::{self, CredentialsAnswer, ECR_USERNAME, MAX_INPUT};
+use ecr_model::helper_protocol::{self, CredentialsAnswer, ECR_USERNAME, MAX_INPUT, NOT_FOUND};
 use ecr_model::paths::Paths;
 use ecr_model::registry::Registry;
+use ecr_model::warm::AliasLookup;
 
 /// What the warm path did.
 pub enum Outcome {
@@ -14,6 +15,8 @@ pub enum Outcome {
     Answered,
     /// Stdout refused the answer: nothing more can be said there.
     WriteFailed,
+    /// "Not found" is on stdout: exit 1, as the full program does.
+    NotFound,
     /// Stdin could not be read to its end: this line is the answer (the full program's).
     ReadFailed(String),
     /// The full program must answer; this is what was read from stdin.
@@ -46,11 +49,21 @@ pub fn answer() -> Outcome {
     let Some(paths) = Paths::for_current_user() else {
         return Outcome::HandOff(input);
     };
-    crate::guard::arm(&address);
     let env = |name: &str| std::env::var(name).ok();
     let token = match &registry {
-        Some(registry) => ecr_model::warm::cached_answer(&paths, registry, &env, &SystemClock),
-        None => ecr_model::warm::cached_alias_answer(&paths, &address, &env, &SystemClock),
+        Some(registry) => {
+            crate::guard::arm(&address);
+            ecr_model::warm::cached_answer(&paths, registry, &env, &SystemClock)
+        }
+        None => {
+            crate::guard::arm_with(format!("{NOT_FOUND}\n"));
+            match ecr_model::warm::alias_answer(&paths, &address, &env, &SystemClock) {
+                AliasLookup::Served(token) => Some(token),
+                AliasLookup::FullPath => None,
+                // What the full program answers too, without starting it.
+                AliasLookup::NotAnAlias => return not_found(),
+            }
+        }
     };
     let Some(token) = token else {
         crate::guard::disarm();
@@ -69,6 +82,18 @@ pub fn answer() -> Outcome {
         true => Outcome::Answered,
         false => Outcome::WriteFailed,
     }
+}
+
+/// "Not found" on stdout (exit 1): a host that is neither ECR nor an alias.
+fn not_found() -> Outcome {
+    if !crate::guard::claim_answer() {
+        return Outcome::WriteFailed;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(format!("{NOT_FOUND}\n").as_bytes())
+        .and_then(|()| out.flush());
+    Outcome::NotFound
 }
 
 /// Writes the answer and a newline in one write; `false` if stdout refused it.
