@@ -72,13 +72,7 @@ pub fn run(paths: &Paths, args: &RemoveArgs) -> anyhow::Result<()> {
     };
     unroute_aliases(args, &aliases)?;
     if !hosts.is_empty() && !args.config_dir_option {
-        let env = |name: &str| std::env::var(name).ok();
-        let home = super::home_dir()?;
-        for client in [
-            ClientConfig::docker(&env, &home),
-            ClientConfig::containers(&env, &home),
-            ClientConfig::helm(&env, &home),
-        ] {
+        for client in clients()? {
             for host in client.unroute(&hosts, client_config::HELPER)? {
                 println!("unrouted {host} in {}", client.path().display());
             }
@@ -124,16 +118,22 @@ fn unroute_aliases(args: &RemoveArgs, aliases: &[AliasHost]) -> anyhow::Result<(
     if aliases.is_empty() || args.config_dir_option {
         return Ok(());
     }
-    let env = |name: &str| std::env::var(name).ok();
-    let home = super::home_dir()?;
-    for client in [
-        ClientConfig::docker(&env, &home),
-        ClientConfig::containers(&env, &home),
-        ClientConfig::helm(&env, &home),
-    ] {
+    for client in clients()? {
         for host in client.unroute_aliases(aliases, client_config::HELPER)? {
             println!("unrouted {host} in {}", client.path().display());
         }
     }
     Ok(())
+}
+
+/// The clients' configs `add` and `configure-docker` route registries in: docker's, the
+/// containers tools', Helm's.
+fn clients() -> anyhow::Result<[ClientConfig; 3]> {
+    let env = |name: &str| std::env::var(name).ok();
+    let home = super::home_dir()?;
+    Ok([
+        ClientConfig::docker(&env, &home),
+        ClientConfig::containers(&env, &home),
+        ClientConfig::helm(&env, &home),
+    ])
 }
