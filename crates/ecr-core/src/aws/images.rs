@@ -110,27 +110,43 @@ impl SdkTokenSource {
             .page_size(PAGE_SIZE)
             .send();
         let mut images = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| match e.as_service_error() {
-                Some(DescribeImagesError::RepositoryNotFoundException(_)) => {
-                    ImagesError::RepositoryNotFound {
-                        repository: repository.to_string(),
-                        registry: scope.registry.to_string(),
+        // The SDK's time limit is per page: the deadline bounds them all.
+        let every_page = async {
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| match e.as_service_error() {
+                    Some(DescribeImagesError::RepositoryNotFoundException(_)) => {
+                        ImagesError::RepositoryNotFound {
+                            repository: repository.to_string(),
+                            registry: scope.registry.to_string(),
+                        }
                     }
-                }
-                _ => {
-                    let error = classify::sdk_error(&e).for_key_set(key_set);
-                    tracing::debug!(code = ?e.code(), error = %error, "DescribeImages failed");
-                    match error.kind {
-                        FetchErrorKind::AccessDenied => ImagesError::AccessDenied {
-                            key_set: error.key_set,
-                            detail: error.detail,
-                        },
-                        _ => ImagesError::Fetch(error),
+                    _ => {
+                        let error = classify::sdk_error(&e).for_key_set(key_set);
+                        tracing::debug!(code = ?e.code(), error = %error, "DescribeImages failed");
+                        match error.kind {
+                            FetchErrorKind::AccessDenied => ImagesError::AccessDenied {
+                                key_set: error.key_set,
+                                detail: error.detail,
+                            },
+                            _ => ImagesError::Fetch(error),
+                        }
                     }
-                }
-            })?;
-            images.extend(page.image_details().iter().filter_map(tagged));
+                })?;
+                images.extend(page.image_details().iter().filter_map(tagged));
+            }
+            Ok::<(), ImagesError>(())
+        };
+        match tokio::time::timeout(deadline.remaining(), every_page).await {
+            Ok(listed) => listed?,
+            Err(_) => {
+                return Err(ImagesError::Fetch(
+                    FetchError::new(
+                        FetchErrorKind::Timeout,
+                        format!("DescribeImages did not finish all its pages within the time limit ({} images so far)", images.len()),
+                    )
+                    .for_key_set(key_set),
+                ));
+            }
         }
         newest_first(&mut images);
         Ok(images)
@@ -153,9 +169,12 @@ fn tagged(detail: &aws_sdk_ecr::types::ImageDetail) -> Option<Image> {
     })
 }
 
-/// Sorts newest pushed first; a stable sort, so ties keep the API's order.
+/// Sorts newest pushed first. Of images pushed at the same instant the one last in the API's
+/// order comes first, as the vendors' `sort_by(imageDetails,&imagePushedAt)[-1]` (a stable
+/// sort, then the last) picks it for `--latest`.
 fn newest_first(images: &mut [Image]) {
-    images.sort_by_key(|image| std::cmp::Reverse(image.pushed_at));
+    images.sort_by_key(|image| image.pushed_at);
+    images.reverse();
 }
 
 #[cfg(test)]
@@ -174,11 +193,14 @@ mod tests {
     }
 
     #[test]
-    fn newest_first_keeps_the_api_order_of_ties() {
+    fn newest_first_puts_the_last_of_ties_first_as_the_cli_query_picks_it() {
         let mut images = vec![image("a", 5), image("b", 9), image("c", 5), image("d", 1)];
         newest_first(&mut images);
         let tags: Vec<_> = images.iter().map(|i| i.tags[0].as_str()).collect();
-        assert_eq!(tags, ["b", "a", "c", "d"]);
+        assert_eq!(tags, ["b", "c", "a", "d"]);
+        let mut tied = vec![image("first", 5), image("last", 5)];
+        newest_first(&mut tied);
+        assert_eq!(tied[0].tags[0], "last", "sort_by(...)[-1]");
     }
 
     #[test]
