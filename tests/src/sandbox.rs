@@ -180,6 +180,16 @@ impl Sandbox {
         self.helper_under(&[])
     }
 
+    /// A copy of the front program `docker-credential-ecr` alone in a directory of its own, no
+    /// full program beside it: what it answers, it answered without handing off.
+    pub fn front_alone(&self) -> PathBuf {
+        let alone = self.root().join("front-alone");
+        std::fs::create_dir_all(&alone).expect("front-alone dir");
+        let front = alone.join("docker-credential-ecr");
+        std::fs::copy(helper_bin(), &front).expect("copy the front program");
+        front
+    }
+
     /// The program at `program` (a copy of the helper, say) run as the helper in this sandbox.
     pub fn helper_at(&self, program: &Path) -> Helper {
         let mut cmd = Command::new(program);
@@ -289,17 +299,33 @@ impl Helper {
     /// `add REGISTRY --name NAME --access-key-id <example> --no-configure EXTRA...` with the
     /// example secret on stdin.
     pub fn add_example_keys(self, registry: &str, name: &str, extra: &[&str]) -> Run {
+        self.add_keys(
+            registry,
+            name,
+            (EXAMPLE_ACCESS_KEY_ID, EXAMPLE_SECRET_ACCESS_KEY),
+            extra,
+        )
+    }
+    /// `add REGISTRY --name NAME --access-key-id KEY_ID --no-configure EXTRA...` with the
+    /// secret on stdin.
+    pub fn add_keys(
+        self,
+        registry: &str,
+        name: &str,
+        (key_id, secret): (&str, &str),
+        extra: &[&str],
+    ) -> Run {
         let mut args = vec![
             "add",
             registry,
             "--name",
             name,
             "--access-key-id",
-            EXAMPLE_ACCESS_KEY_ID,
+            key_id,
             "--no-configure",
         ];
         args.extend_from_slice(extra);
-        self.run(&args, EXAMPLE_SECRET_ACCESS_KEY.as_bytes())
+        self.run(&args, secret.as_bytes())
     }
     /// `--config-dir CONFIG --cache-dir CACHE add REGISTRY --name vendor --access-key-id
     /// <example> --store file`, the example secret on stdin: a node's keys, as its

@@ -9,9 +9,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use ecr_e2e::fake_handle::FakeEcr;
-use ecr_e2e::sandbox::{
-    EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, Helper, NOT_FOUND, Sandbox, helper_bin,
-};
+use ecr_e2e::sandbox::{EXAMPLE_ACCESS_KEY_ID, EXAMPLE_REGISTRY, Helper, NOT_FOUND, Sandbox};
 
 const MIRROR: &str = "mirror.corp.example";
 
@@ -98,10 +96,7 @@ fn a_warm_get_of_an_alias_needs_only_the_front_program() {
         "alias-password",
         "the cold get, through the full program"
     );
-    let alone = sandbox.root().join("front-alone");
-    fs::create_dir_all(&alone).unwrap();
-    let front = alone.join("docker-credential-ecr");
-    fs::copy(helper_bin(), &front).unwrap();
+    let front = sandbox.front_alone();
     let before = fake.stats().unwrap().calls;
     let warm = sandbox.helper_at(&front).against(&fake.url()).get(MIRROR);
     assert_eq!(warm.secret(), "alias-password", "{warm:#?}");

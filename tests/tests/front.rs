@@ -37,10 +37,7 @@ fn a_warm_get_needs_only_the_front_program() {
         "front-password",
         "the cold get, through the full program"
     );
-    let alone = sandbox.root().join("front-alone");
-    fs::create_dir_all(&alone).unwrap();
-    let front = alone.join("docker-credential-ecr");
-    fs::copy(helper_bin(), &front).unwrap();
+    let front = sandbox.front_alone();
 
     let before = calls(&fake);
     let warm = sandbox
@@ -215,10 +212,7 @@ fn the_front_reads_the_cache_directory_the_environment_names() {
         "front-password"
     );
     assert!(node.join("cache/tokens").is_dir());
-    let alone = sandbox.root().join("front-alone");
-    fs::create_dir_all(&alone).unwrap();
-    let front = alone.join("docker-credential-ecr");
-    fs::copy(helper_bin(), &front).unwrap();
+    let front = sandbox.front_alone();
     let warm = in_node(sandbox.helper_at(&front)).get(EXAMPLE_REGISTRY);
     assert_eq!(warm.secret(), "front-password", "{warm:#?}");
     assert_eq!(calls(&fake), 1);
@@ -236,10 +230,7 @@ fn a_host_that_is_neither_ecr_nor_an_alias_is_not_found_by_the_front_alone() {
     // Docker goes on anonymously: the front says so itself (no full program beside it), also
     // when the product config is not a plain file (a FIFO would block a reader).
     let sandbox = Sandbox::new();
-    let alone = sandbox.root().join("front-alone");
-    fs::create_dir_all(&alone).unwrap();
-    let front = alone.join("docker-credential-ecr");
-    fs::copy(helper_bin(), &front).unwrap();
+    let front = sandbox.front_alone();
     let config_dir = sandbox.config_home().join("docker-credential-ecr");
     for config in ["absent", "fifo"] {
         if config == "fifo" {

@@ -112,20 +112,11 @@ fn docker_config_of(secret: &Value) -> (String, Value) {
 fn add_other_keys(sandbox: &Sandbox) {
     sandbox
         .helper()
-        .run(
-            &[
-                "add",
-                OTHER_ACCOUNT,
-                "--name",
-                "globex",
-                "--access-key-id",
-                OTHER_ACCESS_KEY_ID,
-                "--store",
-                "file",
-                "--no-verify",
-                "--no-configure",
-            ],
-            OTHER_SECRET_ACCESS_KEY.as_bytes(),
+        .add_keys(
+            OTHER_ACCOUNT,
+            "globex",
+            (OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY),
+            &["--store", "file", "--no-verify"],
         )
         .assert_ok();
 }

@@ -126,20 +126,11 @@ fn two_key_sets_in_one_region_never_share_a_token() {
     let sandbox = Sandbox::new();
     add_unverified(&sandbox, &fake, EXAMPLE_REGISTRY, "acme");
     helper(&sandbox, &fake)
-        .run(
-            &[
-                "add",
-                OTHER_ACCOUNT,
-                "--name",
-                "globex",
-                "--access-key-id",
-                OTHER_ACCESS_KEY_ID,
-                "--store",
-                "file",
-                "--no-verify",
-                "--no-configure",
-            ],
-            OTHER_SECRET_ACCESS_KEY.as_bytes(),
+        .add_keys(
+            OTHER_ACCOUNT,
+            "globex",
+            (OTHER_ACCESS_KEY_ID, OTHER_SECRET_ACCESS_KEY),
+            &["--store", "file", "--no-verify"],
         )
         .assert_ok();
     for _ in 0..2 {

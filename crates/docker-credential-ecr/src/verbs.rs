@@ -89,22 +89,16 @@ fn alias_target(
     address: &str,
     not_ecr: ecr_core::registry::NotEcr,
 ) -> Result<Registry, Failure> {
-    let not_found = || Failure::not_ecr(not_ecr.to_string());
-    let Some(config) = ecr_core::warm::load_plain_config(&paths.config_file()) else {
-        return Err(not_found());
-    };
-    if let Some(rejected) = config.rejected_alias_for(address) {
-        return Err(Failure::error(format!(
+    match ecr_core::warm::alias_of(paths, address) {
+        Ok(Some(registry)) => {
+            tracing::debug!(alias = %address.trim(), %registry, "an alias");
+            Ok(registry)
+        }
+        Ok(None) => Err(Failure::not_ecr(not_ecr.to_string())),
+        Err(rejected) => Err(Failure::error(format!(
             "cannot get an ECR token for {}: {rejected}",
             address.trim()
-        )));
-    }
-    match config.alias_target(address) {
-        Some(registry) => {
-            tracing::debug!(alias = %address.trim(), %registry, "an alias");
-            Ok(registry.clone())
-        }
-        None => Err(not_found()),
+        ))),
     }
 }
 

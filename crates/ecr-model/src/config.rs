@@ -353,6 +353,16 @@ impl ProductConfig {
             .find(|r| AliasHost::parse(&r.alias).is_ok_and(|h| h == host))
     }
 
+    /// What the config says of `address` as an alias: the registry serving it, `None` when it
+    /// names no alias for it, or the rejected entry naming it (refused rather than answered
+    /// "not found": the user meant it to be served).
+    pub fn alias_entry(&self, address: &str) -> Result<Option<&Registry>, &RejectedAlias> {
+        match self.rejected_alias_for(address) {
+            Some(rejected) => Err(rejected),
+            None => Ok(self.alias_target(address)),
+        }
+    }
+
     /// The aliases served with `registry`'s token.
     pub fn aliases_of<'a>(&'a self, registry: &'a Registry) -> impl Iterator<Item = &'a AliasHost> {
         self.aliases

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::cache::{CacheKey, TokenCache};
 use crate::clock::Clock;
-use crate::config::{ConfigFile, ProductConfig};
+use crate::config::{ConfigFile, ProductConfig, RejectedAlias};
 use crate::paths::Paths;
 use crate::policy::{Freshness, RefreshPolicy};
 use crate::registry::Registry;
@@ -90,11 +90,10 @@ pub fn alias_answer(
     let Some(config) = load_plain_config(&paths.config_file()) else {
         return AliasLookup::NotAnAlias;
     };
-    if config.rejected_alias_for(address).is_some() {
-        return AliasLookup::FullPath;
-    }
-    let Some(registry) = config.alias_target(address).cloned() else {
-        return AliasLookup::NotAnAlias;
+    let registry = match config.alias_entry(address) {
+        Ok(Some(registry)) => registry.clone(),
+        Ok(None) => return AliasLookup::NotAnAlias,
+        Err(_) => return AliasLookup::FullPath,
     };
     if !config.rejected_aliases.is_empty() {
         return AliasLookup::FullPath;
@@ -130,6 +129,20 @@ fn answer_from(
     }
     let scope = TokenScope::resolve(registry.clone(), config, env).ok()?;
     fresh_token(&cache, &policy, clock, &scope)
+}
+
+/// The registry the product config of `paths` names `address` an alias of (a host that is not
+/// ECR): `Ok(None)` when it names none, also when the config is not a plain file that loads (a
+/// pull from docker.io must not fail over it); `Err` for a rejected entry naming it. Shared by
+/// the full program's `get` and the kubelet's provider.
+pub fn alias_of(paths: &Paths, address: &str) -> Result<Option<Registry>, RejectedAlias> {
+    let Some(config) = load_plain_config(&paths.config_file()) else {
+        return Ok(None);
+    };
+    config
+        .alias_entry(address)
+        .map(Option::<&Registry>::cloned)
+        .map_err(RejectedAlias::clone)
 }
 
 /// The product config at `path` (defaults when there is none), if it is a regular file that

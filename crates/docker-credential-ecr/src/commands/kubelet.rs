@@ -103,13 +103,8 @@ fn registry_of(paths: &Paths, host: &str) -> Result<Option<Registry>, Refusal> {
     if let Ok(registry) = Registry::parse(host) {
         return Ok(Some(registry));
     }
-    let Some(config) = ecr_core::warm::load_plain_config(&paths.config_file()) else {
-        return Ok(None);
-    };
-    if let Some(rejected) = config.rejected_alias_for(host) {
-        return Err(Refusal::Request(format!("{host}: {rejected}")));
-    }
-    Ok(config.alias_target(host).cloned())
+    ecr_core::warm::alias_of(paths, host)
+        .map_err(|rejected| Refusal::Request(format!("{host}: {rejected}")))
 }
 
 fn credentials(
