@@ -7,10 +7,15 @@
 pub mod child_output;
 pub mod client_rig;
 pub mod desktop;
+pub mod docker_creds;
 pub mod fake;
 pub mod fake_handle;
 pub mod keychain;
 pub mod kubelet;
+pub mod mirror_lines;
+pub mod mirror_rig;
+pub mod oci_images;
+pub mod registry_state;
 pub mod sandbox;
 pub mod service_account_token;
 pub mod skip;

@@ -553,50 +553,81 @@ pub fn run_ok(cmd: &mut Command) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// Debian's `docker-registry` (distribution 2.8) serving TLS on `ip:443` with a certificate for
-/// the registry's host name, and basic auth for user `AWS` with one password: the shape of an ECR
-/// registry as far as docker and skopeo can tell.
+/// the registry's host name, and basic auth for one user and password: by default user `AWS`,
+/// the shape of an ECR registry as far as docker and skopeo can tell.
+///
+/// Several may run side by side (a mirror's source and target), each under its own
+/// [`RegistrySpec::name`]: its state directory, pidfile and log are named after it.
 pub struct Registry {
     process: Option<DaemonProcess>,
     root: PathBuf,
+    pidfile: PathBuf,
     addr: SocketAddr,
+}
+
+/// What sets one registry fixture apart from another on the machine.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrySpec<'a> {
+    /// Names its state directory (`STATE_DIR/<name>`), pidfile (`<name>.pid`) and log
+    /// (`<name>.log`).
+    pub name: &'a str,
+    /// The loopback address it serves on, port 443.
+    pub ip: &'a str,
+    /// Its TLS certificate and key (PEM).
+    pub cert: &'a Path,
+    pub key: &'a Path,
+    /// The one user its htpasswd file holds, and that user's password.
+    pub user: &'a str,
+    pub password: &'a str,
 }
 
 impl Registry {
     /// Starts the registry on `ip:443` with `cert`/`key` and `password` for user `AWS`, and waits
     /// until it accepts connections. A registry of an earlier crashed run is killed first.
-    pub fn start(
-        _lock: &SystemLock,
-        ip: &str,
-        cert: &Path,
-        key: &Path,
-        password: &str,
-    ) -> Registry {
-        let addr: SocketAddr = format!("{ip}:443").parse().expect("registry address");
-        let root = state_dir().join("registry");
-        let pidfile = state_dir().join("registry.pid");
+    pub fn start(lock: &SystemLock, ip: &str, cert: &Path, key: &Path, password: &str) -> Registry {
+        let spec = RegistrySpec {
+            name: "registry",
+            ip,
+            cert,
+            key,
+            user: ECR_USER,
+            password,
+        };
+        Registry::start_as(lock, &spec)
+    }
+
+    /// Starts the registry `spec` describes and waits until it accepts connections. A registry
+    /// of the same name left by an earlier crashed run is killed first.
+    pub fn start_as(_lock: &SystemLock, spec: &RegistrySpec) -> Registry {
+        let addr: SocketAddr = format!("{}:443", spec.ip)
+            .parse()
+            .expect("registry address");
+        let root = state_dir().join(spec.name);
+        let pidfile = state_dir().join(format!("{}.pid", spec.name));
         kill_stale_pidfile(&pidfile, "docker-registry");
         remove_tree(&root);
         std::fs::create_dir_all(root.join("storage")).expect("create registry dir");
         assert_port_free(addr);
 
         let htpasswd = root.join("htpasswd");
-        let entry = run_ok(Command::new("htpasswd").args(["-Bbn", ECR_USER, password]));
+        let entry = run_ok(Command::new("htpasswd").args(["-Bbn", spec.user, spec.password]));
         std::fs::write(&htpasswd, entry).expect("write htpasswd");
         let config = root.join("config.yml");
         std::fs::write(
             &config,
-            registry_config(addr, &root.join("storage"), cert, key, &htpasswd),
+            registry_config(addr, &root.join("storage"), spec.cert, spec.key, &htpasswd),
         )
         .expect("write registry config");
 
         let mut cmd = Command::new("docker-registry");
         cmd.arg("serve").arg(&config);
-        let process =
-            DaemonProcess::spawn("docker-registry", cmd, &state_dir().join("registry.log"));
+        let log = state_dir().join(format!("{}.log", spec.name));
+        let process = DaemonProcess::spawn("docker-registry", cmd, &log);
         std::fs::write(&pidfile, process.pid().to_string()).expect("write registry pidfile");
         let mut registry = Registry {
             process: Some(process),
             root,
+            pidfile,
             addr,
         };
         registry.wait_ready();
@@ -622,6 +653,11 @@ impl Registry {
         self.addr
     }
 
+    /// The root of the registry's filesystem storage (`docker/registry/v2/...` below it).
+    pub fn storage(&self) -> PathBuf {
+        self.root.join("storage")
+    }
+
     /// The registry's whole log (requests and auth failures are logged there).
     pub fn log(&self) -> String {
         self.process
@@ -642,7 +678,7 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         drop(self.process.take());
-        let _ = std::fs::remove_file(state_dir().join("registry.pid"));
+        let _ = std::fs::remove_file(&self.pidfile);
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
