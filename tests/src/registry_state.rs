@@ -72,6 +72,19 @@ impl RegistryStorage {
             .map(|s| s.trim().to_string())
     }
 
+    /// The tags of `repo`, sorted (none for a repository pushed to by digest only).
+    pub fn tag_names(&self, repo: &str) -> Vec<String> {
+        let dir = self.repository(repo).join("_manifests").join("tags");
+        let mut tags: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        tags.sort();
+        tags
+    }
+
     /// Every repository holding at least one manifest, sorted (`acme/app`, ...).
     pub fn repositories(&self) -> Vec<String> {
         let base = self.root.join("repositories");
