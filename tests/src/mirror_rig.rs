@@ -189,7 +189,8 @@ impl MirrorRig {
 
     /// The `Digest` `skopeo inspect` reports for `reference`.
     pub fn inspect_digest(&self, reference: &str) -> String {
-        let out = run_ok(&mut self.skopeo_for(reference, &["inspect"]));
+        // --no-tags: a repository pushed to by digest only has no tag list to read.
+        let out = run_ok(&mut self.skopeo_for(reference, &["inspect", "--no-tags"]));
         let value: serde_json::Value =
             serde_json::from_str(&out).expect("skopeo inspect prints JSON");
         value["Digest"]

@@ -7,7 +7,8 @@
 //! A blob the registry accepted is `blobs/sha256/<2 hex>/<hex>/data`; a manifest pushed to a
 //! repository is linked from `repositories/<repo>/_manifests/revisions/sha256/<hex>/link`, and a
 //! tag from `repositories/<repo>/_manifests/tags/<tag>/current/link`. Uploads in progress live
-//! under `repositories/<repo>/_uploads/` and are not blobs yet.
+//! under `repositories/<repo>/_uploads/` and are not blobs yet; a finished upload is linked into
+//! its repository from `repositories/<repo>/_layers/sha256/<hex>/link`.
 //!
 //! # Requests
 //!
@@ -45,6 +46,20 @@ impl RegistryStorage {
             .join(hex)
             .join("data")
             .is_file()
+    }
+
+    /// True when `repo` has the blob `digest`: held in full and linked into the repository
+    /// (what a `HEAD /v2/<repo>/blobs/<digest>` answers 200 for). A blob whose upload finished
+    /// while its client was killed can be in the blob store without the link.
+    pub fn repository_has_blob(&self, repo: &str, digest: &str) -> bool {
+        self.holds_blob(digest)
+            && self
+                .repository(repo)
+                .join("_layers")
+                .join("sha256")
+                .join(hex_of(digest))
+                .join("link")
+                .is_file()
     }
 
     /// True when the manifest `digest` was pushed to `repo` (by tag or by digest).
@@ -132,6 +147,11 @@ pub struct LogMark(usize);
 impl LogMark {
     pub fn now(registry: &Registry) -> LogMark {
         LogMark(registry.log().len())
+    }
+
+    /// The start of the log: [`RequestLog::since`] it sees every request.
+    pub fn start() -> LogMark {
+        LogMark(0)
     }
 }
 

@@ -26,6 +26,7 @@ use ecr_e2e::mirror_rig::{
     MirrorRig, MirrorRun, SOURCE_HOST, TARGET_HOST, TARGET_PASSWORD, TARGET_USER,
 };
 use ecr_e2e::oci_images::{Built, LINUX_AMD64, LINUX_ARM64};
+use ecr_e2e::registry_state::LogMark;
 use ecr_e2e::sandbox::Sandbox;
 use ecr_e2e::skip::{missing_programs, skip};
 use ecr_e2e::system::{SystemLock, skip_unless_root};
@@ -180,8 +181,8 @@ fn assert_mirrored(rig: &MirrorRig, source: &str, target: &str, built: &Built) {
     }
     for blob in built.blobs() {
         assert!(
-            storage.holds_blob(&blob.digest),
-            "the target lacks blob {}",
+            storage.repository_has_blob(&repo, &blob.digest),
+            "the target's {repo} lacks blob {}",
             blob.digest
         );
     }
@@ -431,7 +432,10 @@ fn a_copy_killed_midway_is_resumed_and_copies_only_what_is_missing() {
 
     let mut child = rig.spawn_mirror(&sandbox, &args, "killed");
     let deadline = Instant::now() + FIRST_LAYER_TIMEOUT;
-    while !layers.iter().any(|l| storage.holds_blob(&l.digest)) {
+    while !layers
+        .iter()
+        .any(|l| storage.repository_has_blob("acme/big", &l.digest))
+    {
         if let Some(status) = child.try_wait().expect("poll the mirror") {
             let (out, err) = rig.spawned_output("killed");
             panic!(
@@ -449,6 +453,10 @@ fn a_copy_killed_midway_is_resumed_and_copies_only_what_is_missing() {
     child.kill().expect("kill -9 the mirror");
     let status = child.wait().expect("reap the mirror");
     let (killed_out, killed_err) = rig.spawned_output("killed");
+    // The registry logs a request when its handler returns, which for an upload the killed
+    // client had finished sending can be after the kill. Wait until every blob the repository
+    // holds has its upload logged, so that the resumed run's requests are told apart from it.
+    wait_for_logged_uploads(&rig, "acme/big", &built);
 
     // The state the kill left: some of the image's blobs, not its manifest, no tag.
     assert!(
@@ -468,7 +476,7 @@ fn a_copy_killed_midway_is_resumed_and_copies_only_what_is_missing() {
     let missing: BTreeSet<String> = built
         .blobs()
         .iter()
-        .filter(|b| !storage.holds_blob(&b.digest))
+        .filter(|b| !storage.repository_has_blob("acme/big", &b.digest))
         .map(|b| b.digest.clone())
         .collect();
     assert!(
@@ -534,6 +542,33 @@ fn a_copy_killed_midway_is_resumed_and_copies_only_what_is_missing() {
         Outcome::UpToDate => panic!("the resumed copy said `up to date`: {line:?}"),
     }
     assert_mirrored(&rig, &source, &target, &built);
+}
+
+/// Waits until the target's log shows a finished upload for every blob of `built` that `repo`
+/// holds.
+fn wait_for_logged_uploads(rig: &MirrorRig, repo: &str, built: &Built) {
+    let storage = rig.target_storage();
+    let unlogged = || {
+        let logged = rig
+            .target_requests_since(LogMark::start())
+            .uploaded_digests();
+        built
+            .blobs()
+            .iter()
+            .filter(|b| storage.repository_has_blob(repo, &b.digest) && !logged.contains(&b.digest))
+            .map(|b| b.digest.clone())
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + FIRST_LAYER_TIMEOUT;
+    while !unlogged().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "blobs {:?} are in {repo} but their uploads never showed in the log\n{}",
+            unlogged(),
+            rig.target.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
