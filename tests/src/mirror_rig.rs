@@ -287,13 +287,21 @@ impl MirrorRig {
         args: &[&str],
         path_first: &[&Path],
     ) -> MirrorRun {
+        self.mirror_in_env(args, self.mirror_env_with_path(sandbox, path_first))
+    }
+
+    /// Runs the mirror (under a `timeout`) in exactly `env` (start from
+    /// [`MirrorRig::mirror_env`]).
+    pub fn mirror_in_env(&self, args: &[&str], env: Vec<(String, String)>) -> MirrorRun {
         let helper = helper_bin();
         let mut cmd = timed(helper.to_str().expect("UTF-8 path"), &["mirror"]);
-        cmd.args(args)
-            .env_clear()
-            .envs(self.mirror_env_with_path(sandbox, path_first))
-            .stdin(Stdio::null());
+        cmd.args(args).env_clear().envs(env).stdin(Stdio::null());
         MirrorRun::of(cmd.output().expect("run the mirror"))
+    }
+
+    /// The throwaway CA and server certificate both registries serve.
+    pub fn pki(&self) -> &TestPki {
+        &self.pki
     }
 
     /// Spawns the mirror with stdout and stderr to files in the rig's directory, for a test that

@@ -589,6 +589,7 @@ fn a_multi_arch_index_and_both_its_children_keep_their_digests() {
     let source = src("vendor/multi:1.0");
     rig.seed(&layout, "1.0", &source);
     let sandbox = logged_in_sandbox();
+    let mark = rig.target_mark();
 
     let run = rig.mirror(&sandbox, &[&source, "--to", &dst("acme/")]);
 
@@ -608,6 +609,77 @@ fn a_multi_arch_index_and_both_its_children_keep_their_digests() {
             child.platform.architecture
         );
     }
+    // Children first, by digest; the index last, by its tag.
+    let puts: Vec<String> = rig
+        .target_requests_since(mark)
+        .manifest_puts()
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.target.clone())
+        .collect();
+    let children: BTreeSet<String> = built
+        .images()
+        .iter()
+        .map(|c| format!("/v2/acme/multi/manifests/{}", c.digest))
+        .collect();
+    assert_eq!(puts.len(), 3, "three manifest pushes: {puts:?}");
+    assert_eq!(
+        puts[..2].iter().cloned().collect::<BTreeSet<_>>(),
+        children,
+        "the children are not pushed first: {puts:?}"
+    );
+    assert_eq!(puts[2], "/v2/acme/multi/manifests/1.0", "{puts:?}");
+}
+
+#[test]
+fn the_registries_are_trusted_through_the_ca_bundle_and_ssl_cert_file_and_nothing_else() {
+    let Some(lock) = lock_or_skip(
+        "the_registries_are_trusted_through_the_ca_bundle_and_ssl_cert_file_and_nothing_else",
+    ) else {
+        return;
+    };
+    let rig = MirrorRig::start(&lock);
+    let mut layout = rig.layout("trust");
+    let built = layout.image("1.0", LINUX_AMD64, &[10 * 1024]);
+    let source = src("vendor/app:1.0");
+    rig.seed(&layout, "1.0", &source);
+    let sandbox = logged_in_sandbox();
+    let without_ca = || -> Vec<(String, String)> {
+        rig.mirror_env(&sandbox)
+            .into_iter()
+            .filter(|(k, _)| k != "AWS_CA_BUNDLE")
+            .collect()
+    };
+
+    // Without the CA the certificates are unknown: a mirror that skipped verification would copy.
+    let run = rig.mirror_in_env(&[&source, "--to", &dst("untrusted/")], without_ca());
+    assert!(
+        run.stdout.is_empty(),
+        "an untrusted copy printed on stdout\n{}",
+        rig.report(&run, &sandbox)
+    );
+    let lines = run.stderr_lines();
+    assert_eq!(run.code, Some(1), "{}", rig.report(&run, &sandbox));
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.starts_with(ERROR_PREFIX)),
+        "{}",
+        rig.report(&run, &sandbox)
+    );
+    assert!(
+        rig.target_storage().repositories().is_empty(),
+        "the target holds {:?} though its certificate is not trusted",
+        rig.target_storage().repositories()
+    );
+
+    // SSL_CERT_FILE (the system roots plus the CA) is honoured like AWS_CA_BUNDLE.
+    let mut env = without_ca();
+    env.push((
+        "SSL_CERT_FILE".into(),
+        rig.pki().bundle.to_string_lossy().into_owned(),
+    ));
+    let run = rig.mirror_in_env(&[&source, "--to", &dst("cert-file/")], env);
+    assert_succeeded(&rig, &run, &sandbox, "trust through SSL_CERT_FILE");
+    assert_mirrored(&rig, &source, &dst("cert-file/app:1.0"), &built);
 }
 
 #[test]
