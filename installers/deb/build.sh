@@ -57,8 +57,9 @@ PACKAGE=docker-credential-ecr
 BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE
 HELPER=$BIN_DIR/docker-credential-ecr
 HELPER_FULL=$BIN_DIR/docker-credential-ecr-full
+HELPER_MIRROR=$BIN_DIR/docker-credential-ecr-mirror
 TRAY=$BIN_DIR/ecr-tray
-for bin in "$HELPER" "$HELPER_FULL" "$TRAY"; do
+for bin in "$HELPER" "$HELPER_FULL" "$HELPER_MIRROR" "$TRAY"; do
   [[ -x $bin ]] || die "$bin is missing: build it first with \`cargo build$([[ $PROFILE == release ]] && echo ' --release') -p docker-credential-ecr -p ecr-tray\`"
 done
 
@@ -88,9 +89,11 @@ STAGE=$WORK/debian/$PACKAGE
 mkdir -p "$STAGE"
 chmod 0755 "$STAGE"
 
-# The small front program docker runs, and the full program it hands every other command to.
+# The small front program docker runs, the full program it hands every other command to, and
+# the mirror program the full one hands `mirror` to.
 install -D -m 0755 "$HELPER" "$STAGE/usr/bin/docker-credential-ecr"
 install -D -m 0755 "$HELPER_FULL" "$STAGE/usr/libexec/docker-credential-ecr/docker-credential-ecr-full"
+install -D -m 0755 "$HELPER_MIRROR" "$STAGE/usr/libexec/docker-credential-ecr/docker-credential-ecr-mirror"
 install -D -m 0755 "$TRAY" "$STAGE/usr/bin/ecr-tray"
 
 # Icons: the application icon at every size, and scalable.
@@ -132,9 +135,10 @@ completion bash "$STAGE/usr/share/bash-completion/completions/docker-credential-
 completion zsh "$STAGE/usr/share/zsh/vendor-completions/_docker-credential-ecr"
 completion fish "$STAGE/usr/share/fish/vendor_completions.d/docker-credential-ecr.fish"
 
-# Depends: the shared libraries the three binaries link, as Debian packages with minimum versions.
+# Depends: the shared libraries the four binaries link, as Debian packages with minimum versions.
 DEPENDS=$(cd "$WORK" && dpkg-shlibdeps -O -e"debian/$PACKAGE/usr/bin/docker-credential-ecr" \
   -e"debian/$PACKAGE/usr/libexec/docker-credential-ecr/docker-credential-ecr-full" \
+  -e"debian/$PACKAGE/usr/libexec/docker-credential-ecr/docker-credential-ecr-mirror" \
   -e"debian/$PACKAGE/usr/bin/ecr-tray" 2>"$WORK/shlibdeps.log") ||
   die "dpkg-shlibdeps failed: $(cat "$WORK/shlibdeps.log")"
 DEPENDS=${DEPENDS#shlibs:Depends=}

@@ -25,6 +25,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const EXPECTED_FILES: &[&str] = &[
     "/usr/bin/docker-credential-ecr",
     "/usr/libexec/docker-credential-ecr/docker-credential-ecr-full",
+    "/usr/libexec/docker-credential-ecr/docker-credential-ecr-mirror",
     "/usr/bin/ecr-tray",
     "/usr/share/man/man1/docker-credential-ecr.1.gz",
     "/usr/share/man/man1/ecr-tray.1.gz",
@@ -283,6 +284,13 @@ fn deb_package_installs_runs_and_removes_with_apt() {
     assert_eq!(helper.trim(), format!("docker-credential-ecr {VERSION}"));
     let tray = stdout(Command::new("/usr/bin/ecr-tray").arg("--version"));
     assert_eq!(tray.trim(), format!("ecr-tray {VERSION}"));
+    // The front hands `mirror` to the full program, which finds the mirror program beside it.
+    let mirror_help =
+        stdout(Command::new("/usr/bin/docker-credential-ecr").args(["mirror", "--help"]));
+    assert!(
+        mirror_help.contains("--to <TARGET_PREFIX>"),
+        "the installed mirror program's help:\n{mirror_help}"
+    );
 
     // Every file the package says it installed is there, and the expected ones are among them.
     let listed = stdout(Command::new("dpkg").args(["-L", PACKAGE]));
@@ -334,6 +342,7 @@ fn deb_package_installs_runs_and_removes_with_apt() {
     for bin in [
         "/usr/bin/docker-credential-ecr",
         "/usr/libexec/docker-credential-ecr/docker-credential-ecr-full",
+        "/usr/libexec/docker-credential-ecr/docker-credential-ecr-mirror",
         "/usr/bin/ecr-tray",
     ] {
         assert!(

@@ -107,6 +107,14 @@ pub enum Command {
     /// images HOST/chart --latest)". Untagged images are left out. Needs ecr:DescribeImages.
     #[command(verbatim_doc_comment)]
     Images(crate::commands::images::ImagesArgs),
+    /// Copy images from ECR into another registry, with no Docker daemon.
+    ///
+    /// docker-credential-ecr mirror SOURCE[:TAG]... --to TARGET_PREFIX [--all-tags] [--keep-path]
+    /// copies each image byte for byte (same digests) with the product's ECR credentials for
+    /// the source and docker's (credHelpers, credsStore, auths) for the target; a re-run copies
+    /// only what is missing. `docker-credential-ecr mirror --help` tells more.
+    #[command(verbatim_doc_comment, disable_help_flag = true)]
+    Mirror(crate::commands::mirror::MirrorArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]

@@ -86,6 +86,7 @@ fn main() -> ExitCode {
             return commands::finish(commands::pull_secret::run(&paths, &args));
         }
         Command::Images(args) => return commands::finish(commands::images::run(&paths, &args)),
+        Command::Mirror(_) => return commands::finish(commands::mirror::run()),
         Command::Manpages { dir } => return commands::finish(commands::manpages(&dir)),
         Command::Completions { shell } => {
             commands::completions(shell);

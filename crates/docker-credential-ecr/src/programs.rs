@@ -14,6 +14,15 @@ pub const FRONT: &str = "docker-credential-ecr";
 /// The program with everything else.
 pub const FULL: &str = "docker-credential-ecr-full";
 
+/// The program behind `mirror`.
+pub const MIRROR: &str = "docker-credential-ecr-mirror";
+
+/// The mirror program that belongs with the full program at `full`: beside it.
+pub fn mirror_beside(full: &Path) -> Option<PathBuf> {
+    let candidate = full.parent()?.join(program_file(MIRROR));
+    candidate.is_file().then_some(candidate)
+}
+
 /// The full program that belongs with the front program at `front`.
 pub fn full_beside(front: &Path) -> Option<PathBuf> {
     let dir = front.parent()?;

@@ -1,5 +1,5 @@
 //! The commands people type (`add`, `remove`, `status`, `refresh`, `configure-docker`,
-//! `doctor`, `agent`, `pull-secret`, `images`, `completions`, and the packagers' `manpages`),
+//! `doctor`, `agent`, `pull-secret`, `images`, `mirror` (handed to its own program), `completions`, and the packagers' `manpages`),
 //! and the kubelet's credential provider plugin (`kubelet`), as opposed to the protocol verbs
 //! docker calls (see `verbs`).
 //!
@@ -12,6 +12,7 @@ pub mod configure_docker;
 pub mod doctor;
 pub mod images;
 pub mod kubelet;
+pub mod mirror;
 pub mod pull_secret;
 pub mod refresh;
 pub mod remove;

@@ -157,6 +157,20 @@ fn settings_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
 }
 
 /// The certificates of the CA bundle at `path`.
+/// Every root this process trusts outside an AWS profile, for a client that cannot widen its
+/// roots after an unknown issuer (the mirror's registry client): the primary roots, the
+/// certificate directories, and the PEM bundle of `AWS_CA_BUNDLE`. Reads files: call it once.
+pub fn process_roots() -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, FetchError> {
+    let mut certs = trust_roots::primary().certs().to_vec();
+    if trust_roots::has_deferred_directories() {
+        certs.extend_from_slice(trust_roots::directories().certs());
+    }
+    if let Some(path) = std::env::var_os("AWS_CA_BUNDLE").filter(|p| !p.is_empty()) {
+        certs.extend_from_slice(read_bundle(Path::new(&path))?.certs());
+    }
+    Ok(certs)
+}
+
 fn read_bundle(path: &Path) -> Result<Roots, FetchError> {
     let pem = std::fs::read(path).map_err(|e| {
         FetchError::new(

@@ -152,6 +152,11 @@ impl Roots {
         &self.pem
     }
 
+    /// The certificates, DER-encoded (for an HTTP stack other than the SDK's: the mirror's).
+    pub fn certs(&self) -> &[CertificateDer<'static>] {
+        &self.certs
+    }
+
     pub fn len(&self) -> usize {
         self.certs.len()
     }

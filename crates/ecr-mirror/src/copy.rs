@@ -1,0 +1,282 @@
+//! Copying one image from the source registry to the target: the order that makes an
+//! interrupted copy safe to run again.
+//!
+//! 1. The source's top manifest (an index for a multi-arch image). When the target already
+//!    serves the same digest under the target reference, the image is up to date: nothing else
+//!    is read or written.
+//! 2. Every manifest under it (an index's platform images, nested indexes) and every blob they
+//!    refer to, each blob once.
+//! 3. The blobs the target lacks (asked with a HEAD per blob), a few at a time, streamed from
+//!    the source into a chunked upload; the source stream is checked against the blob's digest
+//!    and the target checks it again before it keeps the blob. Nothing is held on disk.
+//! 4. The manifests, children first and by digest, their exact bytes; the top manifest last,
+//!    under the target's tag. Until that last write the target has no tag to pull, so a copy
+//!    killed at any point leaves nothing half-visible, and a re-run finds the blobs already
+//!    there and copies only the rest.
+//! 5. The target's digest for the tag is read back and must be the source's.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{StreamExt, TryStreamExt};
+use oci_client::Reference;
+
+use crate::endpoint::Endpoint;
+use crate::error::MirrorError;
+use crate::manifest::{Descriptor, Manifest, Refers};
+use crate::naming::{self, Job};
+
+/// Blobs copied at once.
+const PARALLEL_BLOBS: usize = 4;
+/// Bytes per upload request (the OCI client's own chunk limit).
+const CHUNK: usize = 4 * 1024 * 1024;
+/// How deep indexes may nest (an index of indexes is legal, a loop is not).
+const MAX_DEPTH: usize = 4;
+
+/// What a copy reports as it goes (a progress display, or nothing).
+pub trait Observer: Send + Sync {
+    /// The copy will look at `blobs` blobs of `bytes` bytes in all.
+    fn planned(&self, blobs: usize, bytes: u64);
+    /// `bytes` more are done (copied, or found on the target).
+    fn advanced(&self, bytes: u64);
+}
+
+/// An observer that shows nothing.
+pub struct Unobserved;
+
+impl Observer for Unobserved {
+    fn planned(&self, _: usize, _: u64) {}
+    fn advanced(&self, _: u64) {}
+}
+
+/// How one image's copy ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    /// The top manifest's digest, the same on both sides.
+    pub digest: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The target already served this digest: nothing was written.
+    UpToDate,
+    Copied {
+        blobs_copied: usize,
+        blobs_total: usize,
+        bytes_copied: u64,
+        manifests_copied: usize,
+        manifests_total: usize,
+        elapsed: Duration,
+    },
+}
+
+/// A source and a target registry.
+pub struct Mirror<'a> {
+    pub source: &'a Endpoint,
+    pub target: &'a Endpoint,
+}
+
+impl Mirror<'_> {
+    /// Copies `job.source` to `job.target`.
+    pub async fn copy(
+        &self,
+        job: &Job,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Copied, MirrorError> {
+        let started = Instant::now();
+        let top = self.source.manifest(&job.source).await?;
+        if self.target.manifest_digest(&job.target).await?.as_deref() == Some(top.digest.as_str()) {
+            return Ok(Copied {
+                digest: top.digest,
+                outcome: Outcome::UpToDate,
+            });
+        }
+        let mut children = Vec::new();
+        let mut blobs = Vec::new();
+        self.gather(&job.source, &top, 0, &mut children, &mut blobs)
+            .await?;
+        let blobs = unique(blobs);
+        observer.planned(blobs.len(), blobs.iter().map(|b| b.size).sum());
+
+        let results: Vec<Option<u64>> = futures_util::stream::iter(blobs.iter())
+            .map(|blob| self.copy_blob(job, blob, observer.clone()))
+            .buffer_unordered(PARALLEL_BLOBS)
+            .try_collect()
+            .await?;
+        let copied: Vec<u64> = results.into_iter().flatten().collect();
+
+        let mut manifests_copied = 0;
+        for child in &children {
+            let at = naming::with_digest(&job.target, &child.digest);
+            if self.target.manifest_digest(&at).await?.is_none() {
+                self.target.push_manifest(&at, child).await?;
+                manifests_copied += 1;
+            }
+        }
+        self.target.push_manifest(&job.target, &top).await?;
+        manifests_copied += 1;
+        match self.target.manifest_digest(&job.target).await? {
+            Some(stored) if stored == top.digest => {}
+            stored => {
+                return Err(MirrorError::Registry {
+                    host: self.target.host().to_string(),
+                    message: format!(
+                        "{} holds {} after the copy, not {}",
+                        naming::display(&job.target),
+                        stored.as_deref().unwrap_or("nothing"),
+                        top.digest
+                    ),
+                });
+            }
+        }
+        Ok(Copied {
+            digest: top.digest,
+            outcome: Outcome::Copied {
+                blobs_copied: copied.len(),
+                blobs_total: blobs.len(),
+                bytes_copied: copied.iter().sum(),
+                manifests_copied,
+                manifests_total: children.len() + 1,
+                elapsed: started.elapsed(),
+            },
+        })
+    }
+
+    /// The manifests under `manifest` (children before their parents) and every blob they
+    /// refer to.
+    async fn gather(
+        &self,
+        source: &Reference,
+        manifest: &Manifest,
+        depth: usize,
+        children: &mut Vec<Manifest>,
+        blobs: &mut Vec<Descriptor>,
+    ) -> Result<(), MirrorError> {
+        match &manifest.refers {
+            Refers::Blobs(referred) => blobs.extend(referred.iter().cloned()),
+            Refers::Manifests(referred) => {
+                if depth >= MAX_DEPTH {
+                    return Err(MirrorError::BadManifest {
+                        reference: naming::display(source),
+                        why: format!("indexes nest deeper than {MAX_DEPTH}"),
+                    });
+                }
+                for descriptor in referred {
+                    let at = naming::with_digest(source, &descriptor.digest);
+                    let child = self.source.manifest(&at).await?;
+                    Box::pin(self.gather(source, &child, depth + 1, children, blobs)).await?;
+                    if !children.iter().any(|c| c.digest == child.digest) {
+                        children.push(child);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies `blob` unless the target has it; the bytes copied, or `None` when it was there.
+    async fn copy_blob(
+        &self,
+        job: &Job,
+        blob: &Descriptor,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Option<u64>, MirrorError> {
+        if self.target.has_blob(&job.target, &blob.digest).await? {
+            observer.advanced(blob.size);
+            return Ok(None);
+        }
+        let stream = self.source.blob_stream(&job.source, blob).await?;
+        let counted = observer.clone();
+        let chunks =
+            rechunk(stream, CHUNK).inspect_ok(move |chunk| counted.advanced(chunk.len() as u64));
+        self.target
+            .push_blob(&job.target, chunks, &blob.digest, blob.size)
+            .await?;
+        Ok(Some(blob.size))
+    }
+}
+
+/// `blobs` without repeats, in their first order.
+fn unique(blobs: Vec<Descriptor>) -> Vec<Descriptor> {
+    let mut seen = HashSet::new();
+    blobs
+        .into_iter()
+        .filter(|blob| seen.insert(blob.digest.clone()))
+        .collect()
+}
+
+/// `stream` in pieces of `size` bytes (the last shorter): the network hands out a few KiB at a
+/// time, and each piece becomes one upload request.
+fn rechunk<S>(
+    stream: S,
+    size: usize,
+) -> impl futures_util::Stream<Item = oci_client::errors::Result<Bytes>> + Send + 'static
+where
+    S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static,
+{
+    struct State<S> {
+        stream: Option<S>,
+        pending: BytesMut,
+    }
+    let start = State {
+        stream: Some(stream),
+        pending: BytesMut::new(),
+    };
+    futures_util::stream::try_unfold(start, move |mut state| async move {
+        loop {
+            if state.pending.len() >= size {
+                let piece = state.pending.split_to(size).freeze();
+                return Ok(Some((piece, state)));
+            }
+            let Some(stream) = state.stream.as_mut() else {
+                if state.pending.is_empty() {
+                    return Ok(None);
+                }
+                let piece = std::mem::take(&mut state.pending).freeze();
+                return Ok(Some((piece, state)));
+            };
+            match stream.try_next().await? {
+                Some(bytes) => state.pending.extend_from_slice(&bytes),
+                None => state.stream = None,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pieces_are_full_size_but_the_last_and_an_error_passes_through() {
+        let parts: Vec<std::io::Result<Bytes>> =
+            (0..10).map(|i| Ok(Bytes::from(vec![i as u8; 3]))).collect();
+        let pieces: Vec<Bytes> = rechunk(futures_util::stream::iter(parts), 7)
+            .try_collect()
+            .await
+            .unwrap();
+        let sizes: Vec<usize> = pieces.iter().map(Bytes::len).collect();
+        assert_eq!(sizes, [7, 7, 7, 7, 2]);
+        assert_eq!(pieces.concat().len(), 30);
+        assert_eq!(pieces[1][0], 2, "the order is kept");
+
+        let failing: Vec<std::io::Result<Bytes>> = vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("digest mismatch")),
+        ];
+        let result: Result<Vec<Bytes>, _> = rechunk(futures_util::stream::iter(failing), 7)
+            .try_collect()
+            .await;
+        assert!(result.is_err(), "a failing source must fail the upload");
+
+        let empty: Vec<std::io::Result<Bytes>> = Vec::new();
+        let none: Vec<Bytes> = rechunk(futures_util::stream::iter(empty), 7)
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+    }
+}

@@ -1,0 +1,211 @@
+//! One registry as the mirror uses it: an OCI client with its credentials, and the few
+//! distribution-API calls a copy makes, each failure turned into a [`MirrorError`] that names
+//! this registry and where its credentials came from.
+//!
+//! The HTTP stack is the OCI client's reqwest with rustls, trusting exactly the roots it is
+//! given ([`HttpSettings`]: the caller passes the product's, so that `SSL_CERT_FILE`,
+//! `SSL_CERT_DIR`, `AWS_CA_BUNDLE` and the system store mean what they mean for a token fetch)
+//! and taking `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` from the environment (reqwest's
+//! system proxy, which the client keeps unless told otherwise).
+
+use std::time::Duration;
+
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+
+use crate::error::{MirrorError, RegistryFailure};
+use crate::manifest::{self, Descriptor, Manifest};
+use crate::naming;
+
+/// Longest wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the next bytes of a response: a stalled registry must not hang the copy.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// Tags asked for per page of a tag list.
+const TAGS_PER_PAGE: usize = 1000;
+
+/// How every registry is reached.
+#[derive(Clone, Default)]
+pub struct HttpSettings {
+    /// The trust roots, DER-encoded; empty means reqwest's own.
+    pub roots: Vec<Vec<u8>>,
+}
+
+/// A registry, its client and its credentials.
+pub struct Endpoint {
+    client: Client,
+    auth: RegistryAuth,
+    host: String,
+    origin: String,
+}
+
+impl Endpoint {
+    /// The registry `host` with `auth`, which came from `origin` (said when it is refused).
+    pub async fn new(
+        host: &str,
+        auth: RegistryAuth,
+        origin: String,
+        http: &HttpSettings,
+    ) -> Result<Endpoint, MirrorError> {
+        let config = ClientConfig {
+            protocol: ClientProtocol::Https,
+            tls_certs_only: http
+                .roots
+                .iter()
+                .map(|der| Certificate {
+                    encoding: CertificateEncoding::Der,
+                    data: der.clone(),
+                })
+                .collect(),
+            platform_resolver: None,
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            read_timeout: Some(READ_TIMEOUT),
+            user_agent: concat!("docker-credential-ecr/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        };
+        let client = Client::try_from(config)
+            .map_err(|e| MirrorError::Client(crate::error::one_line(&e)))?;
+        // The client looks credentials up by the resolved registry of each reference.
+        let resolved = Reference::with_tag(host.to_string(), "x".into(), "x".into())
+            .resolve_registry()
+            .to_string();
+        client.store_auth_if_needed(&resolved, &auth).await;
+        Ok(Endpoint {
+            client,
+            auth,
+            host: host.to_string(),
+            origin,
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn error(
+        &self,
+        reference: &Reference,
+        e: oci_client::errors::OciDistributionError,
+    ) -> MirrorError {
+        MirrorError::from_registry(e, &self.host, &naming::display(reference), &self.origin)
+    }
+
+    /// The manifest `reference` names, as served, its digest verified.
+    pub async fn manifest(&self, reference: &Reference) -> Result<Manifest, MirrorError> {
+        let (bytes, digest) = self
+            .client
+            .pull_manifest_raw(reference, &self.auth, manifest::ACCEPTED)
+            .await
+            .map_err(|e| self.error(reference, e))?;
+        Manifest::parse(bytes, digest, None).map_err(|why| MirrorError::BadManifest {
+            reference: naming::display(reference),
+            why,
+        })
+    }
+
+    /// The digest of the manifest `reference` names, or `None` when there is none.
+    pub async fn manifest_digest(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<String>, MirrorError> {
+        match self
+            .client
+            .fetch_manifest_digest(reference, &self.auth)
+            .await
+        {
+            Ok(digest) => Ok(Some(digest)),
+            Err(e) if RegistryFailure::of(&e) == RegistryFailure::NotFound => Ok(None),
+            Err(e) => Err(self.error(reference, e)),
+        }
+    }
+
+    /// Whether the repository of `reference` holds blob `digest`.
+    pub async fn has_blob(&self, reference: &Reference, digest: &str) -> Result<bool, MirrorError> {
+        self.client
+            .blob_exists(reference, digest)
+            .await
+            .map_err(|e| self.error(reference, e))
+    }
+
+    /// Blob `blob` of the repository of `reference`, streamed; the stream ends in an error
+    /// unless the bytes have the blob's digest.
+    pub async fn blob_stream(
+        &self,
+        reference: &Reference,
+        blob: &Descriptor,
+    ) -> Result<oci_client::client::SizedStream, MirrorError> {
+        let descriptor = OciDescriptor {
+            media_type: blob.media_type.clone(),
+            digest: blob.digest.clone(),
+            size: i64::try_from(blob.size).unwrap_or(i64::MAX),
+            ..OciDescriptor::default()
+        };
+        self.client
+            .pull_blob_stream(reference, &descriptor)
+            .await
+            .map_err(|e| self.error(reference, e))
+    }
+
+    /// Uploads `stream` as blob `digest` into the repository of `reference` (chunked; the
+    /// registry checks the digest before it keeps the blob).
+    pub async fn push_blob<S>(
+        &self,
+        reference: &Reference,
+        stream: S,
+        digest: &str,
+        size: u64,
+    ) -> Result<(), MirrorError>
+    where
+        S: futures_util::Stream<Item = oci_client::errors::Result<bytes::Bytes>> + Send + 'static,
+    {
+        self.client
+            .push_blob_stream(reference, stream, digest, Some(size))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(reference, e))
+    }
+
+    /// Stores `manifest`'s exact bytes as `reference`.
+    pub async fn push_manifest(
+        &self,
+        reference: &Reference,
+        manifest: &Manifest,
+    ) -> Result<(), MirrorError> {
+        let content_type = manifest
+            .media_type
+            .parse()
+            .expect("the media types are valid header values");
+        self.client
+            .push_manifest_raw(reference, manifest.bytes.clone(), content_type)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(reference, e))
+    }
+
+    /// Every tag of the repository of `reference`, page by page.
+    pub async fn tags(&self, reference: &Reference) -> Result<Vec<String>, MirrorError> {
+        let mut tags: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .client
+                .list_tags(
+                    reference,
+                    &self.auth,
+                    Some(TAGS_PER_PAGE),
+                    tags.last().map(String::as_str),
+                )
+                .await
+                .map_err(|e| self.error(reference, e))?;
+            let count = page.tags.len();
+            let before = tags.len();
+            tags.extend(page.tags.into_iter().filter(|t| seen.insert(t.clone())));
+            // A short page is the last; a page of nothing new too (a registry ignoring `last`).
+            if count < TAGS_PER_PAGE || tags.len() == before {
+                return Ok(tags);
+            }
+        }
+    }
+}
