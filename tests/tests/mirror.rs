@@ -69,8 +69,9 @@ fn dst(repo_and_tag: &str) -> String {
     format!("{TARGET_HOST}/{repo_and_tag}")
 }
 
-/// Panics with the whole run unless it exited 0.
+/// Panics with the whole run unless it exited 0; prints its lines (shown with `--nocapture`).
 fn assert_succeeded(rig: &MirrorRig, run: &MirrorRun, sandbox: &Sandbox, what: &str) {
+    eprintln!("mirror ({what}): {}", run.stdout.trim_end());
     assert_eq!(
         run.code,
         Some(0),
