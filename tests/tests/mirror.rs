@@ -213,6 +213,7 @@ fn assert_failed_lines<'a>(
     sandbox: &Sandbox,
     count: usize,
 ) -> Vec<&'a str> {
+    eprintln!("mirror stderr: {}", run.stderr.trim_end());
     let report = rig.report(run, sandbox);
     assert_eq!(run.code, Some(1), "exit code\n{report}");
     let lines = run.stderr_lines();
@@ -659,6 +660,7 @@ fn the_registries_are_trusted_through_the_ca_bundle_and_ssl_cert_file_and_nothin
         "an untrusted copy printed on stdout\n{}",
         rig.report(&run, &sandbox)
     );
+    eprintln!("mirror stderr (untrusted): {}", run.stderr.trim_end());
     let lines = run.stderr_lines();
     assert_eq!(run.code, Some(1), "{}", rig.report(&run, &sandbox));
     assert!(
