@@ -207,8 +207,8 @@ fn run(paths: &ecr_core::Paths, args: &MirrorArgs) -> anyhow::Result<bool> {
                 }
             }
         }
-        if failed > 0 && attempted > 1 {
-            eprintln!("docker-credential-ecr mirror: {failed} of {attempted} images failed");
+        if failed > 0 {
+            tracing::warn!("mirror: {failed} of {attempted} images failed");
         }
         Ok::<bool, anyhow::Error>(failed == 0)
     })

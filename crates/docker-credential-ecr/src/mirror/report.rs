@@ -41,12 +41,12 @@ impl Reporter {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {eta}",
+                    "[{bar:25}] {binary_bytes:>10}/{binary_total_bytes:<10} {binary_bytes_per_sec:>12} {wide_msg}",
                 )
                 .expect("a valid template")
                 .progress_chars("=> "),
             );
-            bar.set_message(format!("{source} -> {target}"));
+            bar.set_message(target.clone());
             bar
         });
         ImageReport {
