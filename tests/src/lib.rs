@@ -15,6 +15,7 @@ pub mod kubelet;
 pub mod mirror_lines;
 pub mod mirror_rig;
 pub mod oci_images;
+pub mod proxy;
 pub mod registry_state;
 pub mod sandbox;
 pub mod service_account_token;

@@ -26,13 +26,20 @@ use ecr_e2e::mirror_rig::{
     MirrorRig, MirrorRun, SOURCE_HOST, TARGET_HOST, TARGET_PASSWORD, TARGET_USER,
 };
 use ecr_e2e::oci_images::{Built, LINUX_AMD64, LINUX_ARM64};
+use ecr_e2e::proxy::Tinyproxy;
 use ecr_e2e::registry_state::LogMark;
 use ecr_e2e::sandbox::Sandbox;
 use ecr_e2e::skip::{missing_programs, skip};
 use ecr_e2e::system::{SystemLock, skip_unless_root};
 
 /// The programs the rig and the checks run.
-const TOOLS: [&str; 3] = ["skopeo", "docker-registry", "htpasswd"];
+const TOOLS: [&str; 5] = [
+    "skopeo",
+    "docker-registry",
+    "htpasswd",
+    "tinyproxy",
+    "script",
+];
 /// What every failure line of the mirror starts with.
 const ERROR_PREFIX: &str = "docker-credential-ecr mirror: ";
 /// How long the killed copy may take to land its first layer before the test gives up.
@@ -945,4 +952,105 @@ fn a_source_that_is_not_ecr_or_does_not_exist_fails_in_one_line_and_the_rest_is_
     assert_first_copy(&copied[0].1, &good, &dst("acme/app:1.0"), &built);
     assert_mirrored(&rig, &good, &dst("acme/app:1.0"), &built);
     assert_eq!(rig.target_storage().repositories(), ["acme/app"]);
+}
+
+#[test]
+fn the_copy_goes_through_https_proxy_except_to_the_hosts_no_proxy_names() {
+    let Some(lock) =
+        lock_or_skip("the_copy_goes_through_https_proxy_except_to_the_hosts_no_proxy_names")
+    else {
+        return;
+    };
+    let rig = MirrorRig::start(&lock);
+    let proxy = Tinyproxy::start(443);
+    let mut layout = rig.layout("proxied");
+    let built = layout.image("1.0", LINUX_AMD64, &[256 * 1024]);
+    let source = src("vendor/proxied:1.0");
+    rig.seed(&layout, "1.0", &source);
+    let sandbox = logged_in_sandbox();
+    let target = dst("acme/proxied:1.0");
+
+    // Through the proxy to the source; straight to the target, which NO_PROXY names.
+    let mut env = rig.mirror_env(&sandbox);
+    env.push(("HTTPS_PROXY".into(), proxy.url()));
+    env.push(("NO_PROXY".into(), TARGET_HOST.into()));
+    let run = rig.mirror_in_env(&[&source, "--to", &dst("acme/")], env);
+
+    assert_succeeded(&rig, &run, &sandbox, "through the proxy");
+    assert_mirrored(&rig, &source, &target, &built);
+    let connects = proxy.connect_requests();
+    assert!(
+        connects
+            .iter()
+            .any(|line| line.contains(&format!("CONNECT {SOURCE_HOST}:443"))),
+        "the source was not reached through HTTPS_PROXY:\n{}",
+        proxy.log()
+    );
+    assert!(
+        !connects.iter().any(|line| line.contains(TARGET_HOST)),
+        "NO_PROXY names the target, yet the proxy carried it:\n{}",
+        proxy.log()
+    );
+
+    // Without NO_PROXY the target goes through the proxy too.
+    let mut env = rig.mirror_env(&sandbox);
+    env.push(("HTTPS_PROXY".into(), proxy.url()));
+    let run = rig.mirror_in_env(&[&source, "--to", &dst("other/")], env);
+    assert_succeeded(&rig, &run, &sandbox, "through the proxy, both sides");
+    assert!(
+        proxy
+            .connect_requests()
+            .iter()
+            .any(|line| line.contains(&format!("CONNECT {TARGET_HOST}:443"))),
+        "the target was not reached through HTTPS_PROXY:\n{}",
+        proxy.log()
+    );
+}
+
+#[test]
+fn a_terminal_shows_a_progress_bar_and_a_pipe_gets_only_the_lines() {
+    let Some(lock) = lock_or_skip("a_terminal_shows_a_progress_bar_and_a_pipe_gets_only_the_lines")
+    else {
+        return;
+    };
+    let rig = MirrorRig::start(&lock);
+    let mut layout = rig.layout("bar");
+    let built = layout.image("1.0", LINUX_AMD64, &[24 * MIB]);
+    let source = src("vendor/bar:1.0");
+    rig.seed(&layout, "1.0", &source);
+    let sandbox = logged_in_sandbox();
+
+    // On a terminal (`script` gives the mirror a pseudo-terminal for stdout and stderr).
+    let mut env = rig.mirror_env(&sandbox);
+    env.push(("TERM".into(), "xterm".into()));
+    let helper = ecr_e2e::sandbox::helper_bin();
+    let command = format!("{} mirror {source} --to {}", helper.display(), dst("tty/"));
+    let out = ecr_e2e::client_rig::timed("script", &["-qec", &command, "/dev/null"])
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("mirror on a terminal: {screen:?}");
+    assert!(
+        out.status.success(),
+        "the mirror on a terminal failed: {screen}"
+    );
+    let target = dst("tty/bar:1.0");
+    assert!(
+        screen.contains("MiB") && screen.contains("] ") && screen.contains(&target),
+        "no progress bar (bytes in MiB, the bar, the target) on the terminal: {screen:?}"
+    );
+    assert!(
+        screen.contains(&format!("{source} -> {target} {} copied", built.digest())),
+        "the image's line is missing on the terminal: {screen:?}"
+    );
+    assert_mirrored(&rig, &source, &target, &built);
+
+    // Not a terminal: stdout holds the one line, stderr nothing at all.
+    let run = rig.mirror(&sandbox, &[&source, "--to", &dst("pipe/")]);
+    assert_succeeded(&rig, &run, &sandbox, "to a pipe");
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    assert_eq!(run.stderr, "", "a pipe got more than the line");
 }

@@ -15,14 +15,9 @@
 //!
 //! Every test owns its fake, CA and proxy, so they run in parallel.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
-
+use ecr_e2e::proxy::Tinyproxy;
 use ecr_e2e::sandbox::{EXAMPLE_REGISTRY, Run, Sandbox};
-use ecr_e2e::system::{DaemonProcess, accepts_connections, free_loopback_port, wait_until};
 use ecr_e2e::tls::TlsFake;
-use tempfile::TempDir;
 
 /// The password the fake hands out.
 const PASSWORD: &str = "network-test-password";
@@ -130,76 +125,6 @@ fn untrusted_ca_fails_with_one_line_naming_registry_and_cause() {
         names_cause,
         "the error names no TLS/unreachable cause (one of {causes:?}): {run:#?}"
     );
-}
-
-/// Debian's tinyproxy on a free loopback port, allowing `CONNECT` to one port only.
-struct Tinyproxy {
-    port: u16,
-    log: PathBuf,
-    _process: DaemonProcess,
-    _dir: TempDir,
-}
-
-impl Tinyproxy {
-    /// Starts tinyproxy in the foreground and waits until it accepts connections.
-    fn start(connect_port: u16) -> Tinyproxy {
-        let dir = tempfile::Builder::new()
-            .prefix("ecr-e2e-proxy-")
-            .tempdir()
-            .expect("proxy dir");
-        let port = free_loopback_port();
-        let log = dir.path().join("tinyproxy.log");
-        let config = dir.path().join("tinyproxy.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n\
-                 ConnectPort {connect_port}\nLogFile \"{log}\"\nLogLevel Info\n\
-                 PidFile \"{pid}\"\nDisableViaHeader Yes\n",
-                log = log.display(),
-                pid = dir.path().join("tinyproxy.pid").display(),
-            ),
-        )
-        .expect("write tinyproxy config");
-        let mut cmd = Command::new("tinyproxy");
-        cmd.arg("-d").arg("-c").arg(&config);
-        let mut process = DaemonProcess::spawn("tinyproxy", cmd, &dir.path().join("stdout.log"));
-        let addr = format!("127.0.0.1:{port}").parse().expect("proxy address");
-        let log_for_diagnostics = log.clone();
-        wait_until(
-            "tinyproxy to accept connections",
-            Duration::from_secs(30),
-            || {
-                process.assert_running();
-                accepts_connections(addr)
-            },
-            || ecr_e2e::system::log_tail(&log_for_diagnostics, 4000),
-        );
-        Tinyproxy {
-            port,
-            log,
-            _process: process,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The `CONNECT` requests tinyproxy logged so far.
-    fn connect_requests(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| line.contains("Request (file descriptor") && line.contains("CONNECT "))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
 }
 
 #[test]
