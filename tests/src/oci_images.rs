@@ -157,7 +157,19 @@ impl OciLayout {
 
     /// Builds a single-platform image of random layers of `layer_sizes` bytes, tagged `tag`.
     pub fn image(&mut self, tag: &str, platform: Platform, layer_sizes: &[usize]) -> Built {
-        let image = self.platform_image(platform, layer_sizes);
+        self.image_over(tag, platform, &[], layer_sizes)
+    }
+
+    /// [`OciLayout::image`] whose first layers are `base` (layers of an image built in this
+    /// layout before: a shared base image), then random layers of `layer_sizes` bytes.
+    pub fn image_over(
+        &mut self,
+        tag: &str,
+        platform: Platform,
+        base: &[Blob],
+        layer_sizes: &[usize],
+    ) -> Built {
+        let image = self.platform_image_over(platform, base, layer_sizes);
         self.tag(
             tag,
             MANIFEST_MEDIA_TYPE,
@@ -204,9 +216,20 @@ impl OciLayout {
 
     /// Layers, a config naming them, and a manifest over both, all written as blobs.
     fn platform_image(&self, platform: Platform, layer_sizes: &[usize]) -> Image {
-        let layers: Vec<Blob> = layer_sizes
+        self.platform_image_over(platform, &[], layer_sizes)
+    }
+
+    /// [`OciLayout::platform_image`] over the `base` layers.
+    fn platform_image_over(
+        &self,
+        platform: Platform,
+        base: &[Blob],
+        layer_sizes: &[usize],
+    ) -> Image {
+        let layers: Vec<Blob> = base
             .iter()
-            .map(|&size| self.put_random(size))
+            .cloned()
+            .chain(layer_sizes.iter().map(|&size| self.put_random(size)))
             .collect();
         // Uncompressed layers: each one's diff id is its digest.
         let diff_ids: Vec<&str> = layers.iter().map(|l| l.digest.as_str()).collect();

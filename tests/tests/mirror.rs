@@ -1054,3 +1054,87 @@ fn a_terminal_shows_a_progress_bar_and_a_pipe_gets_only_the_lines() {
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
     assert_eq!(run.stderr, "", "a pipe got more than the line");
 }
+
+#[test]
+fn a_base_layer_the_images_share_moves_once_and_is_mounted_into_the_others() {
+    let Some(lock) =
+        lock_or_skip("a_base_layer_the_images_share_moves_once_and_is_mounted_into_the_others")
+    else {
+        return;
+    };
+    let rig = MirrorRig::start(&lock);
+    let mut layout = rig.layout("shared-base");
+    let base = layout.image("base", LINUX_AMD64, &[4 * MIB]);
+    let base_layer = base.images()[0].layers[0].clone();
+    let api = layout.image_over(
+        "api",
+        LINUX_AMD64,
+        std::slice::from_ref(&base_layer),
+        &[200 * 1024],
+    );
+    let web = layout.image_over(
+        "web",
+        LINUX_AMD64,
+        std::slice::from_ref(&base_layer),
+        &[300 * 1024],
+    );
+    let (api_src, web_src) = (
+        src("currents/on-prem/api:staging"),
+        src("currents/on-prem/web:staging"),
+    );
+    rig.seed(&layout, "api", &api_src);
+    rig.seed(&layout, "web", &web_src);
+    let sandbox = logged_in_sandbox();
+    let mark = rig.target_mark();
+
+    let run = rig.mirror(&sandbox, &[&api_src, &web_src, "--to", &dst("acme/")]);
+
+    assert_succeeded(&rig, &run, &sandbox, "two images over one base");
+    let (api_dst, web_dst) = (dst("acme/api:staging"), dst("acme/web:staging"));
+    assert_mirrored(&rig, &api_src, &api_dst, &api);
+    assert_mirrored(&rig, &web_src, &web_dst, &web);
+    let lines = lines_by_source(&rig, &run, &sandbox);
+    assert_first_copy(
+        line_for(&lines, &api_src, &run.stdout),
+        &api_src,
+        &api_dst,
+        &api,
+    );
+    // The second image moves its own blobs only: the base is mounted, not uploaded.
+    match line_for(&lines, &web_src, &run.stdout).outcome {
+        Outcome::Copied {
+            blobs_copied,
+            blobs,
+            bytes,
+            ..
+        } => {
+            assert_eq!((blobs_copied, blobs), (2, 3), "{}", run.stdout);
+            assert_eq!(bytes, web.blob_bytes() - base_layer.size, "{}", run.stdout);
+        }
+        Outcome::UpToDate => panic!("web was not copied: {}", run.stdout),
+    }
+    let log = rig.target_requests_since(mark);
+    let base_uploads = log
+        .uploaded_digests()
+        .iter()
+        .filter(|d| **d == base_layer.digest)
+        .count();
+    assert_eq!(
+        base_uploads,
+        1,
+        "the shared base layer was uploaded {base_uploads} times: {:#?}",
+        log.blob_uploads()
+    );
+    let mounted = log.requests.iter().any(|r| {
+        r.method == "POST"
+            && r.status == 201
+            && r.target.contains("mount=")
+            && r.target
+                .contains(base_layer.digest.trim_start_matches("sha256:"))
+    });
+    assert!(
+        mounted,
+        "no cross-repository mount of the base: {:#?}",
+        log.blob_uploads()
+    );
+}

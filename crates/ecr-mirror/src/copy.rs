@@ -6,9 +6,11 @@
 //!    is read or written.
 //! 2. Every manifest under it (an index's platform images, nested indexes) and every blob they
 //!    refer to, each blob once.
-//! 3. The blobs the target lacks (asked with a HEAD per blob), a few at a time, streamed from
-//!    the source into a chunked upload; the source stream is checked against the blob's digest
-//!    and the target checks it again before it keeps the blob. Nothing is held on disk.
+//! 3. The blobs the target lacks (asked with a HEAD per blob), a few at a time: mounted from
+//!    another repository of the target when this run saw one holding it (the base layers the
+//!    images of a batch share move once), else streamed from the source into a chunked upload;
+//!    the source stream is checked against the blob's digest and the target checks it again
+//!    before it keeps the blob. Nothing is held on disk.
 //! 4. The manifests, children first and by digest, their exact bytes; the top manifest last,
 //!    under the target's tag. Until that last write the target has no tag to pull, so a copy
 //!    killed at any point leaves nothing half-visible, and a re-run finds the blobs already
@@ -177,14 +179,25 @@ impl Mirror<'_> {
         Ok(())
     }
 
-    /// Copies `blob` unless the target has it; the bytes copied, or `None` when it was there.
+    /// Copies `blob` unless the target's repository has it (or can mount it from another of
+    /// its repositories that this run saw holding it); the bytes copied, or `None` when none
+    /// had to move.
     async fn copy_blob(
         &self,
         job: &Job,
         blob: &Descriptor,
         observer: Arc<dyn Observer>,
     ) -> Result<Option<u64>, MirrorError> {
-        if self.target.has_blob(&job.target, &blob.digest).await? {
+        let target = self.target;
+        if target.has_blob(&job.target, &blob.digest).await? {
+            target.remember_blob(&job.target, &blob.digest);
+            observer.advanced(blob.size);
+            return Ok(None);
+        }
+        if let Some(holder) = target.other_repository_holding(&job.target, &blob.digest)
+            && target.mount_blob(&job.target, &holder, &blob.digest).await
+        {
+            target.remember_blob(&job.target, &blob.digest);
             observer.advanced(blob.size);
             return Ok(None);
         }
@@ -192,9 +205,10 @@ impl Mirror<'_> {
         let counted = observer.clone();
         let chunks =
             rechunk(stream, CHUNK).inspect_ok(move |chunk| counted.advanced(chunk.len() as u64));
-        self.target
+        target
             .push_blob(&job.target, chunks, &blob.digest, blob.size)
             .await?;
+        target.remember_blob(&job.target, &blob.digest);
         Ok(Some(blob.size))
     }
 }

@@ -8,6 +8,8 @@
 //! and taking `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` from the environment (reqwest's
 //! system proxy, which the client keeps unless told otherwise).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
@@ -39,6 +41,9 @@ pub struct Endpoint {
     auth: RegistryAuth,
     host: String,
     origin: String,
+    /// Blobs this run found or put in a repository of this registry, by digest: another
+    /// repository can mount them instead of uploading them again.
+    known_blobs: Mutex<HashMap<String, Reference>>,
 }
 
 impl Endpoint {
@@ -77,6 +82,7 @@ impl Endpoint {
             auth,
             host: host.to_string(),
             origin,
+            known_blobs: Mutex::new(HashMap::new()),
         })
     }
 
@@ -127,6 +133,38 @@ impl Endpoint {
             .blob_exists(reference, digest)
             .await
             .map_err(|e| self.error(reference, e))
+    }
+
+    /// Records that the repository of `reference` holds blob `digest`.
+    pub fn remember_blob(&self, reference: &Reference, digest: &str) {
+        let mut known = self.known_blobs.lock().unwrap_or_else(|e| e.into_inner());
+        known.insert(digest.to_string(), reference.clone());
+    }
+
+    /// A repository of this registry other than `reference`'s known to hold blob `digest`.
+    pub fn other_repository_holding(
+        &self,
+        reference: &Reference,
+        digest: &str,
+    ) -> Option<Reference> {
+        let known = self.known_blobs.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .get(digest)
+            .filter(|holder| holder.repository() != reference.repository())
+            .cloned()
+    }
+
+    /// Asks the registry to mount blob `digest` of `from`'s repository into `reference`'s (a
+    /// cross-repository mount: no bytes move). `false` when it would not, for any reason (the
+    /// registry does not mount, or the blob went): the caller uploads it instead.
+    pub async fn mount_blob(&self, reference: &Reference, from: &Reference, digest: &str) -> bool {
+        match self.client.mount_blob(reference, from, digest).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(digest, error = %e, "no cross-repository mount; uploading");
+                false
+            }
+        }
     }
 
     /// Blob `blob` of the repository of `reference`, streamed; the stream ends in an error
