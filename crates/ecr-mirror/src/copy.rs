@@ -8,9 +8,9 @@
 //!    refer to, each blob once.
 //! 3. The blobs the target lacks (asked with a HEAD per blob), a few at a time: mounted from
 //!    another repository of the target when this run saw one holding it (the base layers the
-//!    images of a batch share move once), else streamed from the source into a chunked upload;
-//!    the source stream is checked against the blob's digest and the target checks it again
-//!    before it keeps the blob. Nothing is held on disk.
+//!    images of a batch share move once), else streamed from the source into one upload (see
+//!    [`Endpoint::push_blob`]); the source stream is checked against the blob's digest and the
+//!    target checks it again before it keeps the blob. Nothing is held on disk.
 //! 4. The manifests, children first and by digest, their exact bytes; the top manifest last,
 //!    under the target's tag. Until that last write the target has no tag to pull, so a copy
 //!    killed at any point leaves nothing half-visible, and a re-run finds the blobs already
@@ -21,7 +21,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 
@@ -32,8 +31,6 @@ use crate::naming::{self, Job};
 
 /// Blobs copied at once.
 const PARALLEL_BLOBS: usize = 4;
-/// Bytes per upload request (the OCI client's own chunk limit).
-const CHUNK: usize = 4 * 1024 * 1024;
 /// How deep indexes may nest (an index of indexes is legal, a loop is not).
 const MAX_DEPTH: usize = 4;
 
@@ -203,10 +200,11 @@ impl Mirror<'_> {
         }
         let stream = self.source.blob_stream(&job.source, blob).await?;
         let counted = observer.clone();
-        let chunks =
-            rechunk(stream, CHUNK).inspect_ok(move |chunk| counted.advanced(chunk.len() as u64));
+        let counted_stream = stream
+            .map_err(oci_client::errors::OciDistributionError::IoError)
+            .inspect_ok(move |piece| counted.advanced(piece.len() as u64));
         target
-            .push_blob(&job.target, chunks, &blob.digest, blob.size)
+            .push_blob(&job.target, counted_stream, &blob.digest, blob.size)
             .await?;
         target.remember_blob(&job.target, &blob.digest);
         Ok(Some(blob.size))
@@ -220,77 +218,4 @@ fn unique(blobs: Vec<Descriptor>) -> Vec<Descriptor> {
         .into_iter()
         .filter(|blob| seen.insert(blob.digest.clone()))
         .collect()
-}
-
-/// `stream` in pieces of `size` bytes (the last shorter): the network hands out a few KiB at a
-/// time, and each piece becomes one upload request.
-fn rechunk<S>(
-    stream: S,
-    size: usize,
-) -> impl futures_util::Stream<Item = oci_client::errors::Result<Bytes>> + Send + 'static
-where
-    S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static,
-{
-    struct State<S> {
-        stream: Option<S>,
-        pending: BytesMut,
-    }
-    let start = State {
-        stream: Some(stream),
-        pending: BytesMut::new(),
-    };
-    futures_util::stream::try_unfold(start, move |mut state| async move {
-        loop {
-            if state.pending.len() >= size {
-                let piece = state.pending.split_to(size).freeze();
-                return Ok(Some((piece, state)));
-            }
-            let Some(stream) = state.stream.as_mut() else {
-                if state.pending.is_empty() {
-                    return Ok(None);
-                }
-                let piece = std::mem::take(&mut state.pending).freeze();
-                return Ok(Some((piece, state)));
-            };
-            match stream.try_next().await? {
-                Some(bytes) => state.pending.extend_from_slice(&bytes),
-                None => state.stream = None,
-            }
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn pieces_are_full_size_but_the_last_and_an_error_passes_through() {
-        let parts: Vec<std::io::Result<Bytes>> =
-            (0..10).map(|i| Ok(Bytes::from(vec![i as u8; 3]))).collect();
-        let pieces: Vec<Bytes> = rechunk(futures_util::stream::iter(parts), 7)
-            .try_collect()
-            .await
-            .unwrap();
-        let sizes: Vec<usize> = pieces.iter().map(Bytes::len).collect();
-        assert_eq!(sizes, [7, 7, 7, 7, 2]);
-        assert_eq!(pieces.concat().len(), 30);
-        assert_eq!(pieces[1][0], 2, "the order is kept");
-
-        let failing: Vec<std::io::Result<Bytes>> = vec![
-            Ok(Bytes::from_static(b"abc")),
-            Err(std::io::Error::other("digest mismatch")),
-        ];
-        let result: Result<Vec<Bytes>, _> = rechunk(futures_util::stream::iter(failing), 7)
-            .try_collect()
-            .await;
-        assert!(result.is_err(), "a failing source must fail the upload");
-
-        let empty: Vec<std::io::Result<Bytes>> = Vec::new();
-        let none: Vec<Bytes> = rechunk(futures_util::stream::iter(empty), 7)
-            .try_collect()
-            .await
-            .unwrap();
-        assert!(none.is_empty());
-    }
 }

@@ -65,6 +65,8 @@ impl Endpoint {
                 })
                 .collect(),
             platform_resolver: None,
+            // One PUT per blob (see `push_blob`), never PATCH chunks.
+            use_monolithic_push: true,
             connect_timeout: Some(CONNECT_TIMEOUT),
             read_timeout: Some(READ_TIMEOUT),
             user_agent: concat!("docker-credential-ecr/", env!("CARGO_PKG_VERSION")),
@@ -186,8 +188,13 @@ impl Endpoint {
             .map_err(|e| self.error(reference, e))
     }
 
-    /// Uploads `stream` as blob `digest` into the repository of `reference` (chunked; the
-    /// registry checks the digest before it keeps the blob).
+    /// Uploads `stream` (`size` bytes) as blob `digest` into the repository of `reference`:
+    /// a session (`POST`), then the whole blob streamed in one `PUT` with its digest, which the
+    /// registry checks before it keeps the blob. That is the upload every registry must take
+    /// (the OCI distribution spec's "POST then PUT", what ORAS sends, to ECR too). Chunked
+    /// `PATCH` uploads are avoided: ECR refuses parts under 5 MiB but the last
+    /// (`LayerPartTooSmallException`) and, reported in aws/containers-roadmap#2831, drops the
+    /// body of every `PATCH` after the first.
     pub async fn push_blob<S>(
         &self,
         reference: &Reference,
