@@ -17,10 +17,12 @@
 //! the [`SystemLock`]; without root or without skopeo, docker-registry or htpasswd they skip
 //! visibly, and under `CI=true` they fail instead.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use ecr_e2e::docker_creds::{DockerConfig, ScriptedHelper};
+use ecr_e2e::fake::KnobsPatch;
+use ecr_e2e::fake::knobs::FakeImage;
 use ecr_e2e::mirror_lines::{MirrorLine, Outcome};
 use ecr_e2e::mirror_rig::{
     MirrorRig, MirrorRun, SOURCE_HOST, TARGET_HOST, TARGET_PASSWORD, TARGET_USER,
@@ -871,6 +873,24 @@ fn keep_path_keeps_the_whole_source_path_and_all_tags_copies_every_tag() {
     assert_first_copy(&lines[0].1, &tools_source, &kept, &tools);
     assert_mirrored(&rig, &tools_source, &kept, &tools);
 
+    // ECR lists the tags (DescribeImages, in pages of two here); the registry serves them.
+    let listed: Vec<FakeImage> = tags
+        .iter()
+        .enumerate()
+        .map(|(i, (tag, built))| FakeImage {
+            digest: built.digest().to_string(),
+            tags: vec![tag.to_string()],
+            pushed_at_ms: 1_767_000_000_000 + i as u64 * 60_000,
+            size_bytes: built.blob_bytes(),
+        })
+        .collect();
+    rig.fake
+        .set_knobs(&KnobsPatch {
+            repositories: Some(BTreeMap::from([("vendor/app".to_string(), listed)])),
+            images_page_size: Some(2),
+            ..KnobsPatch::default()
+        })
+        .expect("list vendor/app's images in the fake ECR");
     let run = rig.mirror(
         &sandbox,
         &[&src("vendor/app"), "--to", &dst("all/"), "--all-tags"],

@@ -23,10 +23,19 @@ use crate::naming;
 
 /// Longest wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest wait for the next bytes of a response: a stalled registry must not hang the copy.
+/// Longest wait for the next bytes of a source's response: a stalled registry must not hang
+/// the copy. (Not for the target: reqwest's read timeout runs from the request's start, so an
+/// upload longer than it would always fail; uploads are watched by the copy instead.)
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
-/// Tags asked for per page of a tag list.
-const TAGS_PER_PAGE: usize = 1000;
+
+/// Which side of the copy a registry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Read from.
+    Source,
+    /// Written to.
+    Target,
+}
 
 /// How every registry is reached.
 #[derive(Clone, Default)]
@@ -50,6 +59,7 @@ impl Endpoint {
     /// The registry `host` with `auth`, which came from `origin` (said when it is refused).
     pub async fn new(
         host: &str,
+        role: Role,
         auth: RegistryAuth,
         origin: String,
         http: &HttpSettings,
@@ -68,7 +78,7 @@ impl Endpoint {
             // One PUT per blob (see `push_blob`), never PATCH chunks.
             use_monolithic_push: true,
             connect_timeout: Some(CONNECT_TIMEOUT),
-            read_timeout: Some(READ_TIMEOUT),
+            read_timeout: (role == Role::Source).then_some(READ_TIMEOUT),
             user_agent: concat!("docker-credential-ecr/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
@@ -98,6 +108,22 @@ impl Endpoint {
         e: oci_client::errors::OciDistributionError,
     ) -> MirrorError {
         MirrorError::from_registry(e, &self.host, &naming::display(reference), &self.origin)
+    }
+
+    /// The error of a write to `reference`'s repository: "not found" there means the
+    /// repository does not exist (ECR, for one, creates none on push).
+    fn write_error(
+        &self,
+        reference: &Reference,
+        e: oci_client::errors::OciDistributionError,
+    ) -> MirrorError {
+        match self.error(reference, e) {
+            MirrorError::NotFound { .. } => MirrorError::NoRepository {
+                host: self.host.clone(),
+                repository: reference.repository().to_string(),
+            },
+            other => other,
+        }
     }
 
     /// The manifest `reference` names, as served, its digest verified.
@@ -209,10 +235,10 @@ impl Endpoint {
             .push_blob_stream(reference, stream, digest, Some(size))
             .await
             .map(|_| ())
-            .map_err(|e| self.error(reference, e))
+            .map_err(|e| self.write_error(reference, e))
     }
 
-    /// Stores `manifest`'s exact bytes as `reference`.
+    /// Stores `manifest`'s exact bytes as `reference` (its tag, else its digest).
     pub async fn push_manifest(
         &self,
         reference: &Reference,
@@ -222,35 +248,22 @@ impl Endpoint {
             .media_type
             .parse()
             .expect("the media types are valid header values");
+        // The URL names the tag, or the digest in the tag's place: the OCI client, when a
+        // registry answers without a `Location` (ECR does), rebuilds it from the URL minus the
+        // tag, and panics on a reference whose URL does not end with its tag.
+        let at = Reference::with_tag(
+            reference.registry().to_string(),
+            reference.repository().to_string(),
+            reference
+                .tag()
+                .or(reference.digest())
+                .unwrap_or("latest")
+                .to_string(),
+        );
         self.client
-            .push_manifest_raw(reference, manifest.bytes.clone(), content_type)
+            .push_manifest_raw(&at, manifest.bytes.clone(), content_type)
             .await
             .map(|_| ())
-            .map_err(|e| self.error(reference, e))
-    }
-
-    /// Every tag of the repository of `reference`, page by page.
-    pub async fn tags(&self, reference: &Reference) -> Result<Vec<String>, MirrorError> {
-        let mut tags: Vec<String> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let page = self
-                .client
-                .list_tags(
-                    reference,
-                    &self.auth,
-                    Some(TAGS_PER_PAGE),
-                    tags.last().map(String::as_str),
-                )
-                .await
-                .map_err(|e| self.error(reference, e))?;
-            let count = page.tags.len();
-            let before = tags.len();
-            tags.extend(page.tags.into_iter().filter(|t| seen.insert(t.clone())));
-            // A short page is the last; a page of nothing new too (a registry ignoring `last`).
-            if count < TAGS_PER_PAGE || tags.len() == before {
-                return Ok(tags);
-            }
-        }
+            .map_err(|e| self.write_error(reference, e))
     }
 }

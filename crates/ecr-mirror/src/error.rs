@@ -25,8 +25,24 @@ pub enum MirrorError {
     },
     #[error("{reference} not found")]
     NotFound { reference: String },
+    #[error(
+        "{host} has no repository {repository} (create it first: ECR, for one, creates none on push)"
+    )]
+    NoRepository { host: String, repository: String },
     #[error("{reference}: {why}")]
     BadManifest { reference: String, why: String },
+    #[error("{reference}: blob {digest} {why}")]
+    BadBlob {
+        reference: String,
+        digest: String,
+        why: String,
+    },
+    #[error("{host} took no data for {secs} s while {reference} uploaded: gave up")]
+    Stalled {
+        host: String,
+        reference: String,
+        secs: u64,
+    },
     #[error("cannot reach {host}: {why}")]
     Unreachable { host: String, why: String },
     #[error("cannot get the credentials for {host}: {why}")]
@@ -134,7 +150,8 @@ impl RegistryFailure {
 }
 
 /// The error and its causes on one line (reqwest puts the cause of "error sending request" in
-/// `source()`).
+/// `source()`), every URL without its query: ECR serves blobs through presigned S3 URLs whose
+/// query holds a session token and a signature.
 pub fn one_line(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
@@ -146,7 +163,37 @@ pub fn one_line(e: &dyn std::error::Error) -> String {
         }
         cause = inner.source();
     }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    without_url_queries(&text)
+}
+
+/// `text` with the query of every `http://` or `https://` URL cut (up to the next space, quote
+/// or closing parenthesis).
+fn without_url_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["https://", "http://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        let (before, url_on) = rest.split_at(start);
+        out.push_str(before);
+        let end = url_on
+            .find([' ', '"', '\'', ')', '>'])
+            .unwrap_or(url_on.len());
+        let url = &url_on[..end];
+        match url.split_once('?') {
+            Some((bare, _)) => {
+                out.push_str(bare);
+                out.push_str("?…");
+            }
+            None => out.push_str(url),
+        }
+        rest = &url_on[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A certificate the client could not verify gets the ways to trust its CA.
@@ -187,6 +234,23 @@ mod tests {
             url: "u".into(),
         };
         assert_eq!(RegistryFailure::of(&e), RegistryFailure::NotFound);
+    }
+
+    #[test]
+    fn presigned_urls_lose_their_query_and_nothing_else_changes() {
+        let e = OciDistributionError::ServerError {
+            code: 403,
+            url: "https://prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com/a/b?X-Amz-Security-Token=SECRET&X-Amz-Signature=SIG".into(),
+            message: "denied (see https://x.example/y?z=1)".into(),
+        };
+        let line = one_line(&e);
+        assert!(
+            !line.contains("SECRET") && !line.contains("SIG") && !line.contains("z=1"),
+            "{line}"
+        );
+        assert!(line.contains("s3.us-east-1.amazonaws.com/a/b?…"), "{line}");
+        assert!(line.contains("code: 403"), "{line}");
+        assert_eq!(without_url_queries("no url here"), "no url here");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //!
 //! Only what copying needs is read from the JSON; the bytes are never re-serialised. Docker
 //! schema 2 and OCI manifests and indexes (and OCI artifacts such as Helm charts, which are OCI
-//! manifests) are copied; schema 1 is refused. Foreign layers (a descriptor with `urls`, Windows
-//! base layers) are not copied, as docker does not push them.
+//! manifests) are copied; schema 1 is refused. Foreign and non-distributable layers (Windows
+//! base layers, by their media type) are not copied, as docker does not push them.
 
 use serde::Deserialize;
 
@@ -30,8 +30,6 @@ pub struct Descriptor {
     pub digest: String,
     #[serde(default)]
     pub size: u64,
-    #[serde(default)]
-    pub urls: Vec<String>,
 }
 
 /// What a manifest refers to.
@@ -108,7 +106,11 @@ impl Manifest {
                 let layers = shape.layers.unwrap_or_default();
                 Refers::Blobs(
                     std::iter::once(config)
-                        .chain(layers.into_iter().filter(|layer| layer.urls.is_empty()))
+                        .chain(
+                            layers
+                                .into_iter()
+                                .filter(|layer| !is_foreign(&layer.media_type)),
+                        )
                         .collect(),
                 )
             }
@@ -126,6 +128,13 @@ impl Manifest {
     }
 }
 
+/// A layer registries do not hold (docker's foreign layers, OCI's non-distributable ones): its
+/// bytes come from the URLs it names.
+fn is_foreign(media_type: &str) -> bool {
+    media_type.starts_with("application/vnd.docker.image.rootfs.foreign.")
+        || media_type.starts_with("application/vnd.oci.image.layer.nondistributable.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,12 +150,13 @@ mod tests {
     const D: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
     #[test]
-    fn an_image_refers_to_its_config_then_its_layers_but_not_foreign_ones() {
+    fn an_image_refers_to_its_config_then_its_distributable_layers() {
         let m = parse(&format!(
             r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}",
                 "config":{{"mediaType":"c","digest":"{D}","size":7}},
-                "layers":[{{"mediaType":"l","digest":"sha256:b","size":9}},
-                          {{"mediaType":"f","digest":"sha256:c","size":1,"urls":["https://x"]}}]}}"#
+                "layers":[{{"mediaType":"l","digest":"sha256:b","size":9,"urls":["https://mirror"]}},
+                          {{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:c","size":1,"urls":["https://x"]}},
+                          {{"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","digest":"sha256:d","size":1}}]}}"#
         ))
         .unwrap();
         assert_eq!(m.media_type, DOCKER_MANIFEST);

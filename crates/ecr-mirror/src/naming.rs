@@ -85,7 +85,10 @@ impl TargetPrefix {
             PathRule::KeepPath => repository,
             PathRule::LastComponent => repository.rsplit('/').next().unwrap_or(repository),
         };
-        self.reference_for(name, source.tag().unwrap_or("latest"), source.digest())
+        // The source's tag names the target too; only a source given by digest alone is
+        // pushed by digest.
+        let digest = source.digest().filter(|_| source.tag().is_none());
+        self.reference_for(name, source.tag().unwrap_or("latest"), digest)
             .map_err(|e| MirrorError::BadReference {
                 reference: format!("{}/{}/{name}", self.registry, self.path),
                 why: e.to_string(),
@@ -258,6 +261,15 @@ mod tests {
                 PathRule::LastComponent
             ),
             format!("mirror.example.test/a/app@{digest}")
+        );
+        assert_eq!(
+            target(
+                "mirror.example.test/a",
+                &format!("{SRC}/vendor/app:1.0@{digest}"),
+                PathRule::LastComponent
+            ),
+            "mirror.example.test/a/app:1.0",
+            "a tag and a digest: the digest checks the source, the tag names the target"
         );
     }
 

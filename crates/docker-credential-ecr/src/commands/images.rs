@@ -12,11 +12,7 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use ecr_core::aws::SdkTokenSource;
 use ecr_core::aws::images::Image;
-use ecr_core::key_store::KeySetSecrets;
-use ecr_core::keychain::KeychainAccess;
-use ecr_core::service::UserService;
 use ecr_core::{Deadline, Paths, Registry};
 use serde::Serialize;
 
@@ -124,24 +120,12 @@ fn split(argument: &str) -> anyhow::Result<(Registry, String)> {
 
 /// The tagged images of `repository`, with the identity a `get` of `registry` uses.
 fn list(paths: &Paths, registry: Registry, repository: &str) -> anyhow::Result<Vec<Image>> {
-    let service = UserService::open(paths, KeychainAccess::UNATTENDED)?;
-    if let Some(rejected) = service.config().rejected_binding_for(&registry) {
-        bail!("{registry}: {rejected}; fix or delete it by hand");
-    }
-    let scope = service.scope(registry)?;
-    let source = SdkTokenSource::new(Box::new(KeySetSecrets::new(
+    Ok(ecr_core::aws::images::list_tagged(
         paths,
-        KeychainAccess::UNATTENDED,
-    )));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let deadline = Deadline::after(BUDGET);
-    let images = runtime.block_on(source.images(&scope, repository, deadline));
-    // A read stuck past its deadline must not keep the process alive.
-    runtime.shutdown_background();
-    Ok(images?)
+        registry,
+        repository,
+        Deadline::after(BUDGET),
+    )?)
 }
 
 #[cfg(test)]

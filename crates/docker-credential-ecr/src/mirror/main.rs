@@ -22,9 +22,11 @@ mod target;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use ecr_mirror::endpoint::Role;
 use ecr_mirror::{Endpoint, HttpSettings, Job, Mirror, MirrorError, PathRule, TargetPrefix};
 
 /// Copy images from ECR into another registry (the program behind `docker-credential-ecr
@@ -145,13 +147,25 @@ fn run(paths: &ecr_core::Paths, args: &MirrorArgs) -> anyhow::Result<bool> {
         .iter()
         .map(|text| ecr_mirror::naming::parse_source(text, args.all_tags))
         .collect::<Result<Vec<_>, _>>()?;
-    // Tokens first, off any runtime: the product's service runs its own.
-    let mut source_auth = BTreeMap::new();
+    let reporter = report::Reporter::for_stderr();
+    let mut failed = 0usize;
+    // What to copy, then the sources' tokens: both before the runtime starts, as the product's
+    // service runs its own.
+    let mut jobs = Vec::new();
     for source in &sources {
-        let host = source.registry().to_string();
-        if let std::collections::btree_map::Entry::Vacant(entry) = source_auth.entry(host) {
-            let credentials = source::credentials(paths, entry.key())?;
-            entry.insert(credentials);
+        match plan(paths, source, &prefix, rule, args.all_tags) {
+            Ok(planned) => jobs.extend(planned),
+            Err(e) => {
+                failed += 1;
+                reporter.failed_message(&format!("{e:#}"));
+            }
+        }
+    }
+    let mut tokens: BTreeMap<String, anyhow::Result<source::SourceAuth>> = BTreeMap::new();
+    for job in &jobs {
+        let host = job.source.registry();
+        if !tokens.contains_key(host) {
+            tokens.insert(host.to_string(), source::credentials(paths, host));
         }
     }
     let http = HttpSettings {
@@ -168,65 +182,57 @@ fn run(paths: &ecr_core::Paths, args: &MirrorArgs) -> anyhow::Result<bool> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let target = target::endpoint(&docker_config, prefix.registry(), &http).await?;
-        let mut endpoints = BTreeMap::new();
-        for (host, auth) in source_auth {
-            let endpoint = Endpoint::new(&host, auth.auth, auth.origin, &http).await?;
-            endpoints.insert(host, endpoint);
+        let mut sources = Sources::default();
+        for (host, token) in tokens {
+            sources.insert(&host, token, &http).await?;
         }
-        let reporter = report::Reporter::for_stderr();
-        let mut failed = 0usize;
-        let mut attempted = 0usize;
-        for source in &sources {
-            let from = &endpoints[source.registry()];
+        for job in &jobs {
+            let host = job.source.registry();
+            let from = match sources.fresh(paths, host, &http).await {
+                Ok(from) => from,
+                Err(why) => {
+                    failed += 1;
+                    reporter.failed_message(&why);
+                    continue;
+                }
+            };
             let mirror = Mirror {
                 source: from,
                 target: &target,
             };
-            let jobs = match expand(from, source, &prefix, rule, args.all_tags).await {
-                Ok(jobs) => jobs,
+            let progress = reporter.image(job);
+            match mirror.copy(job, progress.observer()).await {
+                Ok(copied) => progress.done(&copied),
                 Err(e) => {
-                    attempted += 1;
+                    progress.abandon();
                     failed += 1;
                     reporter.failed(&e);
-                    continue;
-                }
-            };
-            for job in jobs {
-                attempted += 1;
-                let progress = reporter.image(&job);
-                match mirror.copy(&job, progress.observer()).await {
-                    Ok(copied) => progress.done(&copied),
-                    Err(e) => {
-                        progress.abandon();
-                        failed += 1;
-                        reporter.failed(&e);
-                        if e.stops_the_run() {
-                            return Ok(false);
-                        }
+                    if e.stops_the_run() {
+                        return Ok(false);
                     }
                 }
             }
         }
         if failed > 0 {
-            tracing::warn!("mirror: {failed} of {attempted} images failed");
+            tracing::warn!("mirror: {failed} images failed");
         }
         Ok::<bool, anyhow::Error>(failed == 0)
     })
 }
 
-/// The copies `source` asks for: itself, or every tag of its repository.
-async fn expand(
-    from: &Endpoint,
+/// The copies `source` asks for: itself, or, with `--all-tags`, every tag ECR lists for its
+/// repository (`DescribeImages`, with the identity a `get` uses: ECR's registry API pages its
+/// tag list in a way the OCI client cannot follow).
+fn plan(
+    paths: &ecr_core::Paths,
     source: &ecr_mirror::Reference,
     prefix: &TargetPrefix,
     rule: PathRule,
     all_tags: bool,
-) -> Result<Vec<Job>, MirrorError> {
+) -> anyhow::Result<Vec<Job>> {
     let sources = match all_tags {
         false => vec![source.clone()],
-        true => from
-            .tags(source)
-            .await?
+        true => source::tags(paths, source.registry(), source.repository())?
             .iter()
             .map(|tag| ecr_mirror::naming::with_tag(source, tag))
             .collect(),
@@ -238,4 +244,61 @@ async fn expand(
             Ok(Job { source, target })
         })
         .collect()
+}
+
+/// The source registries, each with its token (or why it has none) and until when that token
+/// is served without a refresh.
+#[derive(Default)]
+struct Sources {
+    by_host: BTreeMap<String, Result<(Endpoint, SystemTime), String>>,
+}
+
+impl Sources {
+    async fn insert(
+        &mut self,
+        host: &str,
+        token: anyhow::Result<source::SourceAuth>,
+        http: &HttpSettings,
+    ) -> Result<(), MirrorError> {
+        let entry = match token {
+            Ok(token) => Ok((
+                Endpoint::new(host, Role::Source, token.auth, token.origin, http).await?,
+                token.fresh_until,
+            )),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        self.by_host.insert(host.to_string(), entry);
+        Ok(())
+    }
+
+    /// `host`'s registry with a token a `get` would still serve: one past its time (a run
+    /// longer than the refresh margin) is got again, from another thread (the product's
+    /// service runs its own runtime).
+    async fn fresh(
+        &mut self,
+        paths: &ecr_core::Paths,
+        host: &str,
+        http: &HttpSettings,
+    ) -> Result<&Endpoint, String> {
+        let stale =
+            matches!(self.by_host.get(host), Some(Ok((_, until))) if *until <= SystemTime::now());
+        if stale {
+            let token = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| source::credentials(paths, host))
+                    .join()
+                    .unwrap_or_else(|_| {
+                        Err(anyhow::anyhow!("getting a new token for {host} panicked"))
+                    })
+            });
+            self.insert(host, token, http)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        match self.by_host.get(host) {
+            Some(Ok((endpoint, _))) => Ok(endpoint),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err(format!("no credentials for {host}")),
+        }
+    }
 }

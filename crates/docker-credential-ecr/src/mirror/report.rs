@@ -58,7 +58,12 @@ impl Reporter {
 
     /// A failure's line on stderr.
     pub fn failed(&self, e: &MirrorError) {
-        eprintln!("docker-credential-ecr mirror: {e}");
+        self.failed_message(&e.to_string());
+    }
+
+    /// A failure's line on stderr, given as text.
+    pub fn failed_message(&self, message: &str) {
+        eprintln!("docker-credential-ecr mirror: {message}");
     }
 }
 

@@ -4,6 +4,7 @@
 use anyhow::bail;
 use ecr_core::client_config::ClientConfig;
 use ecr_mirror::docker_auth::{DockerConfig, DockerCredential};
+use ecr_mirror::endpoint::Role;
 use ecr_mirror::{Endpoint, HttpSettings, RegistryAuth};
 
 /// Docker's config of this process's environment.
@@ -34,5 +35,5 @@ pub async fn endpoint(
             resolved.origin
         ),
     };
-    Ok(Endpoint::new(host, auth, origin, http).await?)
+    Ok(Endpoint::new(host, Role::Target, auth, origin, http).await?)
 }

@@ -156,7 +156,6 @@ fn settings_files(files: &SharedFiles) -> Option<EnvConfigFiles> {
         .flatten()
 }
 
-/// The certificates of the CA bundle at `path`.
 /// Every root this process trusts outside an AWS profile, for a client that cannot widen its
 /// roots after an unknown issuer (the mirror's registry client): the primary roots, the
 /// certificate directories, and the PEM bundle of `AWS_CA_BUNDLE`. Reads files: call it once.
@@ -171,6 +170,7 @@ pub fn process_roots() -> Result<Vec<rustls::pki_types::CertificateDer<'static>>
     Ok(certs)
 }
 
+/// The certificates of the CA bundle at `path`.
 fn read_bundle(path: &Path) -> Result<Roots, FetchError> {
     let pem = std::fs::read(path).map_err(|e| {
         FetchError::new(

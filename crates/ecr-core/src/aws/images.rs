@@ -59,9 +59,53 @@ pub enum ImagesError {
     /// ECR Public has an API of its own; only private registries are listed.
     #[error("{registry} is ECR Public: `images` lists private ECR repositories only")]
     Public { registry: String },
+    /// The registry's binding (or its key set) cannot be used.
+    #[error("{0}")]
+    Binding(String),
     /// Anything a token fetch could fail with (keys rejected, unreachable, ...).
     #[error(transparent)]
     Fetch(#[from] FetchError),
+}
+
+/// The tagged images of `repository` in `registry`, listed with the identity a `get` of
+/// `registry` uses (for `images` and `mirror --all-tags`), every page within `deadline`. Runs
+/// its own runtime: call it from no async context.
+pub fn list_tagged(
+    paths: &crate::Paths,
+    registry: Registry,
+    repository: &str,
+    deadline: Deadline,
+) -> Result<Vec<Image>, ImagesError> {
+    use crate::key_store::KeySetSecrets;
+    use crate::keychain::KeychainAccess;
+    use crate::service::UserService;
+    let service = UserService::open(paths, KeychainAccess::UNATTENDED)
+        .map_err(|e| ImagesError::Binding(e.to_string()))?;
+    if let Some(rejected) = service.config().rejected_binding_for(&registry) {
+        return Err(ImagesError::Binding(format!(
+            "{registry}: {rejected}; fix or delete it by hand"
+        )));
+    }
+    let scope = service
+        .scope(registry)
+        .map_err(|e| ImagesError::Binding(e.to_string()))?;
+    let source = SdkTokenSource::new(Box::new(KeySetSecrets::new(
+        paths,
+        KeychainAccess::UNATTENDED,
+    )));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            ImagesError::Fetch(FetchError::new(
+                FetchErrorKind::BadConfiguration,
+                format!("cannot start the async runtime: {e}"),
+            ))
+        })?;
+    let images = runtime.block_on(source.images(&scope, repository, deadline));
+    // A read stuck past its deadline must not keep the process alive.
+    runtime.shutdown_background();
+    images
 }
 
 fn denied_message(key_set: Option<&str>, detail: &str) -> String {
