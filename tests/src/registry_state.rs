@@ -38,6 +38,11 @@ impl RegistryStorage {
 
     /// True when the registry holds the blob `digest` (`sha256:<hex>`) in full.
     pub fn holds_blob(&self, digest: &str) -> bool {
+        self.blob_data(digest).is_file()
+    }
+
+    /// Where the registry keeps the bytes of blob `digest` (for a test that corrupts them).
+    pub fn blob_data(&self, digest: &str) -> PathBuf {
         let hex = hex_of(digest);
         self.root
             .join("blobs")
@@ -45,7 +50,6 @@ impl RegistryStorage {
             .join(&hex[..2])
             .join(hex)
             .join("data")
-            .is_file()
     }
 
     /// True when `repo` has the blob `digest`: held in full and linked into the repository

@@ -1158,3 +1158,58 @@ fn a_base_layer_the_images_share_moves_once_and_is_mounted_into_the_others() {
         log.blob_uploads()
     );
 }
+
+#[test]
+fn a_source_blob_that_is_not_its_digest_is_refused_before_the_target_gets_it_whole() {
+    let Some(lock) = lock_or_skip(
+        "a_source_blob_that_is_not_its_digest_is_refused_before_the_target_gets_it_whole",
+    ) else {
+        return;
+    };
+    let rig = MirrorRig::start(&lock);
+    let mut layout = rig.layout("corrupt");
+    let built = layout.image("1.0", LINUX_AMD64, &[2 * MIB]);
+    let source = src("vendor/corrupt:1.0");
+    rig.seed(&layout, "1.0", &source);
+    // The source registry serves other bytes of the same length for the layer.
+    let layer = built.images()[0].layers[0].clone();
+    let data = ecr_e2e::registry_state::RegistryStorage::of(&rig.source).blob_data(&layer.digest);
+    let mut bytes = std::fs::read(&data).expect("read the layer's data");
+    bytes[MIB] ^= 0xff;
+    std::fs::write(&data, &bytes).expect("corrupt the layer");
+    let sandbox = logged_in_sandbox();
+    let mark = rig.target_mark();
+
+    let run = rig.mirror(&sandbox, &[&source, "--to", &dst("acme/")]);
+
+    assert_eq!(run.code, Some(1), "{}", rig.report(&run, &sandbox));
+    assert_eq!(run.stdout, "", "a failed image printed a line");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    // Said by the mirror's own check of the source, not by the target refusing the upload.
+    assert!(
+        lines[0].starts_with(ERROR_PREFIX)
+            && lines[0].contains(&layer.digest)
+            && lines[0].contains("failed its check"),
+        "{}",
+        lines[0]
+    );
+    let storage = rig.target_storage();
+    assert!(
+        !storage.holds_blob(&layer.digest),
+        "the target holds the corrupt layer"
+    );
+    assert_eq!(storage.tag("acme/corrupt", "1.0"), None, "a tag was pushed");
+    let completed: Vec<_> = rig
+        .target_requests_since(mark)
+        .blob_uploads()
+        .into_iter()
+        .filter(|r| r.upload_digest().as_deref() == Some(layer.digest.as_str()))
+        .filter(|r| r.status == 201)
+        .cloned()
+        .collect();
+    assert!(
+        completed.is_empty(),
+        "the target completed the layer's upload: {completed:#?}"
+    );
+}
