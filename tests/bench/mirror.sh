@@ -36,8 +36,9 @@
 #   and does not gzip the layers), then the same loop again.
 # Wall times (medians over the rounds, `sync` before each), MB/s (the bytes of the six images,
 # 10^6 bytes per MB, over the wall time), the ratio ours / skopeo, the peak RSS of each copier
-# (/usr/bin/time -v, else VmHWM polled from /proc), and the blob uploads each copy made, counted
-# in the target's access log (a re-run of ours must make none). Every copy is checked: the
+# (/usr/bin/time -v, else VmHWM polled from /proc), and the blob uploads and cross-repository
+# mounts each copy made and the bytes it uploaded, counted in the target's access log (a re-run
+# of ours must upload nothing). Every copy is checked: the
 # target's digests (skopeo inspect) must be the source's.
 #
 # Needs root (hosts file, port 443 of two loopback addresses, the system trust store). Usage:
@@ -177,6 +178,20 @@ remove_system_ca() {
   if [[ -n $removed ]]; then
     update-ca-certificates >/dev/null 2>&1 || echo "mirror-bench: update-ca-certificates failed while removing the bench CA" >&2
   fi
+  remove_orphan_links
+}
+
+# remove_orphan_links: update-ca-certificates rebuilds the bundle without a removed local CA but
+# leaves its links in /etc/ssl/certs (NAME.pem and the hash link to it) dangling until the next
+# change; ours go now.
+remove_orphan_links() {
+  local link
+  for link in /etc/ssl/certs/*; do
+    [[ -L $link && ! -e $link ]] || continue
+    case $(readlink "$link") in
+    ecr-mirror-bench-*.pem | "$SYSTEM_CA_DIR"/ecr-mirror-bench-*.crt) rm -f "$link" ;;
+    esac
+  done
 }
 
 cleanup() {
@@ -241,6 +256,7 @@ make_pki() {
 }
 
 start_fake() {
+  : >"$WORK/fake.out"
   "$FAKE" --listen 127.0.0.1:0 --control 127.0.0.1:0 --password "$SOURCE_PASSWORD" \
     --lifetime-secs 43200 >"$WORK/fake.out" 2>"$WORK/fake.err" &
   local pid=$! i
@@ -365,7 +381,7 @@ with open(os.path.join(out, "oci-layout"), "w") as f:
 with open(os.path.join(out, "index.json"), "wb") as f:
     f.write(pretty({"schemaVersion": 2, "manifests": refs}))
 with open(summary_path, "w") as f:
-    json.dump({"images": images, "unique_bytes": sum(unique.values()),
+    json.dump({"images": images, "sizes": unique, "unique_bytes": sum(unique.values()),
                "image_bytes": sum(i["bytes"] for i in images.values()),
                "blobs": sum(i["blobs"] for i in images.values())}, f, indent=2)
 EOF
@@ -510,8 +526,8 @@ run_skopeo() {
 }
 
 # measure COPIER LABEL PREFIX: one timed copy; appends "LABEL SECONDS UPLOADS MOUNTS PUTS" to
-# $RESULTS_DIR/times.tsv, counted from the target's access log lines of the copy, and checks the
-# target's digests.
+# $RESULTS_DIR/times.tsv, counted from the target's access log lines of the copy (the digests of
+# the finished uploads in LABEL.uploads), and checks the target's digests.
 measure() {
   local copier=$1 label=$2 prefix=$3 mark started ended
   skopeo_with_cache "$WORK/skopeo-cache/${label##*-}"
@@ -527,6 +543,7 @@ measure() {
 import re, sys
 label, started, ended, log = sys.argv[1:]
 uploads = mounts = manifest_puts = 0
+digests = []
 for line in open(log, errors="replace"):
     found = re.search(r'"(\w+) (\S+) HTTP/[\d.]+" (\d{3}) ', line)
     if not found:
@@ -535,10 +552,13 @@ for line in open(log, errors="replace"):
     path, _, query = target.partition("?")
     if "/blobs/uploads/" in path and method == "PUT" and status == 201:
         uploads += 1
+        digests += [p[7:].replace("%3A", ":").replace("%3a", ":") for p in query.split("&") if p.startswith("digest=")]
     elif "/blobs/uploads/" in path and method == "POST" and status == 201 and "mount=" in query:
         mounts += 1
     elif "/manifests/" in path and method == "PUT" and status == 201:
         manifest_puts += 1
+with open(log.replace(".target.log", ".uploads"), "w") as out:
+    out.write("".join(d + "\n" for d in digests))
 print(f"{label}\t{float(ended) - float(started):.3f}\t{uploads}\t{mounts}\t{manifest_puts}")
 EOF
   echo "  $(tail -1 "$RESULTS_DIR/times.tsv" | awk '{ printf "%s: %s s, %s blob uploads, %s mounts, %s manifest pushes", $1, $2, $3, $4, $5 }')"
@@ -611,6 +631,12 @@ def rss_mib(kind):
     values = [int(open(p).read().strip() or 0) for p in glob.glob(f"{results}/{kind}-r*.rss")]
     return max(values) / 1024
 
+def uploaded(kind):
+    """The bytes the target received in finished uploads, per round (the median)."""
+    return statistics.median(
+        sum(images["sizes"][d] for d in open(path).read().split())
+        for path in glob.glob(f"{results}/{kind}-r*.uploads"))
+
 def bytes_copied(kind):
     """The bytes our mirror's lines say it copied, per round (the median)."""
     per_round = []
@@ -638,6 +664,11 @@ print(f"| first copy, MB/s (image bytes / wall time) | {image_bytes / MB / first
       f"{image_bytes / MB / first_sk:.0f} | {first_sk / first_ours:.2f} | |")
 print(f"| first copy, blob uploads / cross-repository mounts | {median('ours-first', 1):.0f} / "
       f"{median('ours-first', 2):.0f} | {median('skopeo-first', 1):.0f} / {median('skopeo-first', 2):.0f} | | |")
+up_ours, up_sk = uploaded("ours-first"), uploaded("skopeo-first")
+print(f"| first copy, bytes uploaded to the target (MB) | {up_ours / MB:.0f} | {up_sk / MB:.0f} | "
+      f"{up_ours / up_sk:.2f} | |")
+print(f"| first copy, upload MB/s (bytes uploaded / wall time) | {up_ours / MB / first_ours:.0f} | "
+      f"{up_sk / MB / first_sk:.0f} | {(up_ours / first_ours) / (up_sk / first_sk):.2f} | |")
 print(f"| first copy, bytes our mirror reports copied (MB) | {bytes_copied('ours-first') / MB:.0f} | | | |")
 print(f"| re-run, all up to date, wall time (s) | {again_ours:.2f} | {again_sk:.2f} | {again_ours / again_sk:.2f} | |")
 uploads_again = max(r[1] for r in rows["ours-again"])
