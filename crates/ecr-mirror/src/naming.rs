@@ -41,7 +41,7 @@ impl TargetPrefix {
             reference: text.to_string(),
             why: why.to_string(),
         };
-        let rest = strip_scheme(text.trim());
+        let rest = ecr_model::registry::strip_url_scheme(text);
         let (registry, path) = rest.split_once('/').unwrap_or((rest, ""));
         if registry.is_empty() {
             return Err(bad("name a registry: --to HOST[/PATH]"));
@@ -129,7 +129,7 @@ pub fn parse_source(text: &str, untagged: bool) -> Result<Reference, MirrorError
         reference: text.to_string(),
         why,
     };
-    let rest = strip_scheme(text.trim());
+    let rest = ecr_model::registry::strip_url_scheme(text);
     let Some((host, _)) = rest.split_once('/') else {
         return Err(bad(
             "name a repository: HOST/REPOSITORY[:TAG] (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/vendor/app:1.0)".into(),
@@ -188,17 +188,6 @@ pub fn display(reference: &Reference) -> String {
         (None, None) => text.push_str(":latest"),
     }
     text
-}
-
-fn strip_scheme(text: &str) -> &str {
-    ["https://", "oci://"]
-        .iter()
-        .find_map(|scheme| {
-            text.get(..scheme.len())
-                .filter(|head| head.eq_ignore_ascii_case(scheme))
-                .map(|_| &text[scheme.len()..])
-        })
-        .unwrap_or(text)
 }
 
 #[cfg(test)]

@@ -93,6 +93,20 @@ const SUFFIXES: &[(&str, Endpoint, &[Partition])] = &[
 /// optional `-fips` (the FIPS endpoint). [`PrivateRegistry::from_host`] accepts exactly these.
 const SERVICE_SPELLINGS: [&str; 4] = ["dkr.ecr", "dkr-ecr", "dkr.ecr-fips", "dkr-ecr-fips"];
 
+/// `text` (trimmed) without a leading `https://`, `http://` or `oci://` (any case): how people
+/// write a repository for `images` and `mirror` (`oci://` is Helm's).
+pub fn strip_url_scheme(text: &str) -> &str {
+    let text = text.trim();
+    ["https://", "http://", "oci://"]
+        .iter()
+        .find_map(|scheme| {
+            text.get(..scheme.len())
+                .filter(|head| head.eq_ignore_ascii_case(scheme))
+                .map(|_| &text[scheme.len()..])
+        })
+        .unwrap_or(text)
+}
+
 /// One example host of every form [`Registry::parse`] accepts, in canonical form: each private
 /// DNS suffix, with each partition it serves (in one region of that partition) and each service
 /// spelling, then the ECR Public hosts. The account is AWS's example `123456789012`.

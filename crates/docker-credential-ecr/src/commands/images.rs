@@ -90,21 +90,9 @@ impl<'a> Listed<'a> {
     }
 }
 
-fn strip_scheme(text: &str) -> &str {
-    let text = text.trim();
-    ["https://", "http://", "oci://"]
-        .iter()
-        .find_map(|scheme| {
-            text.get(..scheme.len())
-                .filter(|head| head.eq_ignore_ascii_case(scheme))
-                .map(|_| &text[scheme.len()..])
-        })
-        .unwrap_or(text)
-}
-
 /// `HOST/REPO` (or with a scheme) as the registry and the repository.
 fn split(argument: &str) -> anyhow::Result<(Registry, String)> {
-    let rest = strip_scheme(argument);
+    let rest = ecr_core::registry::strip_url_scheme(argument);
     let (host, repository) = rest.split_once('/').unwrap_or((rest, ""));
     let repository = repository.trim_end_matches('/');
     let registry = Registry::parse(host)
