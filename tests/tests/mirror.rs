@@ -1213,3 +1213,109 @@ fn a_source_blob_that_is_not_its_digest_is_refused_before_the_target_gets_it_who
         "the target completed the layer's upload: {completed:#?}"
     );
 }
+
+/// The users.md test-analytics workflow: the customer's own keys, a role the vendor lets them
+/// assume, six images mirrored into their registry. Once `add` has the keys and the role, the
+/// whole loop of the guide (assume-role, export, login, pull/tag/push x6) is one command.
+#[test]
+fn keys_and_a_vendor_role_given_once_then_six_images_mirrored_in_one_command() {
+    let Some(lock) =
+        lock_or_skip("keys_and_a_vendor_role_given_once_then_six_images_mirrored_in_one_command")
+    else {
+        return;
+    };
+    const ROLE: &str = "arn:aws:iam::123456789012:role/currents-pull";
+    const SERVICES: [&str; 6] = [
+        "director",
+        "api",
+        "dashboard",
+        "scheduler",
+        "writer",
+        "change-streams",
+    ];
+    let rig = MirrorRig::start(&lock);
+    let mut layout = rig.layout("currents");
+    let base = layout.image("base", LINUX_AMD64, &[MIB]);
+    let base_layer = base.images()[0].layers[0].clone();
+    let mut built = Vec::new();
+    for (i, service) in SERVICES.iter().enumerate() {
+        let image = layout.image_over(
+            service,
+            LINUX_AMD64,
+            std::slice::from_ref(&base_layer),
+            &[64 * 1024 + i * 1024],
+        );
+        rig.seed(
+            &layout,
+            service,
+            &src(&format!("currents/on-prem/{service}:staging")),
+        );
+        built.push(image);
+    }
+    let sandbox = logged_in_sandbox();
+    let env = |with_keys: bool| {
+        let mut env = rig.mirror_env(&sandbox);
+        env.push(("AWS_ENDPOINT_URL_STS".into(), rig.fake.url()));
+        if !with_keys {
+            env.retain(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY");
+        }
+        env
+    };
+    // Once: the customer's keys (a file store: no keychain on this machine) and the role.
+    let add = sandbox.helper().envs(env(false)).add_example_keys(
+        SOURCE_HOST,
+        "currents",
+        &["--role-arn", ROLE, "--store", "file"],
+    );
+    assert_eq!(add.code, 0, "add failed: {add:#?}");
+    sandbox
+        .helper()
+        .envs(env(false))
+        .run(&["erase"], SOURCE_HOST.as_bytes())
+        .assert_ok();
+    rig.fake.reset().expect("reset the fake");
+
+    // Every release: one command, with no AWS keys in the environment.
+    let sources: Vec<String> = SERVICES
+        .iter()
+        .map(|s| src(&format!("currents/on-prem/{s}:staging")))
+        .collect();
+    let mut args: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let to = dst("currents/");
+    args.extend(["--to", &to]);
+    let run = rig.mirror_in_env(&args, env(false));
+
+    assert_succeeded(&rig, &run, &sandbox, "six images through the vendor's role");
+    let lines = lines_by_source(&rig, &run, &sandbox);
+    assert_eq!(lines.len(), SERVICES.len(), "{}", run.stdout);
+    for ((service, source), image) in SERVICES.iter().zip(&sources).zip(&built) {
+        let target = dst(&format!("currents/{service}:staging"));
+        assert_eq!(line_for(&lines, source, &run.stdout).target, target);
+        assert_mirrored(&rig, source, &target, image);
+    }
+    let requests = rig
+        .fake
+        .assume_role_requests()
+        .expect("AssumeRole requests");
+    assert_eq!(
+        requests.len(),
+        1,
+        "one AssumeRole for the run: {requests:#?}"
+    );
+    assert_eq!(requests[0].role_arn, ROLE);
+    assert_eq!(
+        requests[0].access_key.as_deref(),
+        Some(ecr_e2e::sandbox::EXAMPLE_ACCESS_KEY_ID),
+        "the role was assumed with the customer's key set"
+    );
+    let issued = requests[0]
+        .issued_access_key
+        .clone()
+        .expect("a temporary key");
+    let stats = rig.fake.stats().expect("fake stats");
+    assert_eq!(
+        stats.by_access_key.get(&issued).copied(),
+        Some(1),
+        "one ECR call, signed with the role's temporary key: {stats:#?}"
+    );
+}
