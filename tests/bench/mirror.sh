@@ -62,8 +62,7 @@ BASE_MB=${BASE_MB:-60}
 SERVICE_LAYERS_MB=${SERVICE_LAYERS_MB:-20 10}
 HOSTS_FILE=/etc/hosts
 HOSTS_TAG="# ecr-e2e-test pid=$$ id=mirror-bench"
-SYSTEM_CA_DIR=/usr/local/share/ca-certificates
-SYSTEM_CA=$SYSTEM_CA_DIR/ecr-mirror-bench-$$.crt
+SYSTEM_CA_PREFIX=ecr-mirror-bench-
 # Pidfiles of the daemons of a run, so that a later run can stop those of a killed one.
 STATE=/tmp/ecr-mirror-bench-state
 SKOPEO_SYSTEM_CACHE=/var/lib/containers/cache
@@ -85,41 +84,10 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 RESULTS_DIR=${RESULTS_DIR:-$TARGET_DIR/bench/mirror-$(date +%Y%m%d-%H%M%S)}
 WORK=$(mktemp -d "/tmp/ecr-mirror-bench-$$-XXXXXX")
 PIDS=()
+# shellcheck source=tests/bench/lib.sh
+source "$REPO/tests/bench/lib.sh"
 
 # --- cleanup -------------------------------------------------------------------------------------
-
-# edit_hosts add|remove: adds our lines (after dropping marked lines of dead pids) or removes
-# ours. The file is rewritten in place (never by rename: in containers it is a bind mount) under
-# the same flock and with the same line marker as the Rust fixtures (tests/src/system.rs).
-edit_hosts() {
-  mkdir -p /tmp/ecr-e2e-system
-  python3 - "$1" "$HOSTS_FILE" "$HOSTS_TAG" "$SOURCE_IP $SOURCE_HOST" "$TARGET_IP $TARGET_HOST" <<'EOF'
-import fcntl, sys
-action, path, tag, *entries = sys.argv[1:]
-
-def stale(line):
-    pid = next((f[4:] for f in line.split() if f.startswith("pid=")), "")
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
-
-with open("/tmp/ecr-e2e-system/hosts.lock", "a") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    with open(path, "r+") as hosts:
-        kept = [
-            line
-            for line in hosts.read().splitlines()
-            if "# ecr-e2e-test" not in line or not (line.endswith(tag) or stale(line))
-        ]
-        if action == "add":
-            kept += [f"{entry} {tag}" for entry in entries]
-        hosts.seek(0)
-        hosts.truncate()
-        hosts.write("\n".join(kept) + "\n")
-EOF
-}
 
 # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL.
 stop_pid() {
@@ -151,46 +119,6 @@ stop_leftovers() {
     owner=${stale#/tmp/ecr-mirror-bench-}
     owner=${owner%%-*}
     kill -0 "$owner" 2>/dev/null || rm -rf "$stale"
-  done
-}
-
-# The throwaway CA joins the system trust store (the bundle file and the hashed links of
-# /etc/ssl/certs) for the run; remove_system_ca takes it out again (also after a kill: the
-# cleanup trap) and removes the CA of an earlier run whose pid is dead.
-add_system_ca() {
-  cp "$WORK/pki/ca.pem" "$SYSTEM_CA"
-  update-ca-certificates >"$WORK/update-ca.log" 2>&1 || die "update-ca-certificates failed: $(cat "$WORK/update-ca.log")"
-  grep -q "$(sed -n 2p "$WORK/pki/ca.pem")" /etc/ssl/certs/ca-certificates.crt ||
-    die "the throwaway CA is not in /etc/ssl/certs/ca-certificates.crt after update-ca-certificates"
-}
-
-remove_system_ca() {
-  local stale pid removed=
-  for stale in "$SYSTEM_CA_DIR"/ecr-mirror-bench-*.crt; do
-    [[ -e $stale ]] || continue
-    pid=${stale##*/ecr-mirror-bench-}
-    pid=${pid%.crt}
-    if [[ $stale == "$SYSTEM_CA" ]] || ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$stale"
-      removed=1
-    fi
-  done
-  if [[ -n $removed ]]; then
-    update-ca-certificates >/dev/null 2>&1 || echo "mirror-bench: update-ca-certificates failed while removing the bench CA" >&2
-  fi
-  remove_orphan_links
-}
-
-# remove_orphan_links: update-ca-certificates rebuilds the bundle without a removed local CA but
-# leaves its links in /etc/ssl/certs (NAME.pem and the hash link to it) dangling until the next
-# change; ours go now.
-remove_orphan_links() {
-  local link
-  for link in /etc/ssl/certs/*; do
-    [[ -L $link && ! -e $link ]] || continue
-    case $(readlink "$link") in
-    ecr-mirror-bench-*.pem | "$SYSTEM_CA_DIR"/ecr-mirror-bench-*.crt) rm -f "$link" ;;
-    esac
   done
 }
 
@@ -236,24 +164,6 @@ for binary in "$OURS" "$HELPER_DIR/docker-credential-ecr-full" "$HELPER_DIR/dock
 done
 
 # --- the throwaway CA, the fake ECR and the two registries ----------------------------------------
-
-make_pki() {
-  local dir=$WORK/pki
-  mkdir -p "$dir"
-  printf '%s\n' '[req]' 'distinguished_name = dn' 'x509_extensions = v3_ca' 'prompt = no' \
-    '[dn]' 'CN = ecr-e2e mirror bench throwaway CA' '[v3_ca]' \
-    'basicConstraints = critical, CA:TRUE' 'keyUsage = critical, keyCertSign, cRLSign' \
-    'subjectKeyIdentifier = hash' >"$dir/ca.cnf"
-  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -config "$dir/ca.cnf" -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -subj "/CN=$TARGET_HOST" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
-  printf '%s\n' 'basicConstraints = critical, CA:FALSE' \
-    'keyUsage = critical, digitalSignature, keyEncipherment' 'extendedKeyUsage = serverAuth' \
-    "subjectAltName = DNS:$SOURCE_HOST, DNS:$TARGET_HOST" >"$dir/server.ext"
-  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
-    -CAcreateserial -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
-}
 
 start_fake() {
   : >"$WORK/fake.out"
@@ -582,8 +492,8 @@ check_our_lines() {
 stop_leftovers
 mkdir -p "$RESULTS_DIR"
 : >"$RESULTS_DIR/times.tsv"
-make_pki
-edit_hosts add
+make_pki "ecr-e2e mirror bench throwaway CA" "$TARGET_HOST" "$SOURCE_HOST"
+edit_hosts add "$SOURCE_IP $SOURCE_HOST" "$TARGET_IP $TARGET_HOST"
 add_system_ca
 start_fake
 start_registry source "$SOURCE_IP" AWS "$SOURCE_PASSWORD"

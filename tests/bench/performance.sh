@@ -46,7 +46,7 @@ LEGACY_RUNS=${LEGACY_RUNS:-20}
 AGENT_SETTLE=${AGENT_SETTLE:-10}
 AGENT_WINDOW=${AGENT_WINDOW:-30}
 HOSTS_FILE=/etc/hosts
-SYSTEM_CA=/usr/local/share/ca-certificates/ecr-bench-$$.crt
+SYSTEM_CA_PREFIX=ecr-bench-
 HOSTS_TAG="# ecr-e2e-test pid=$$ id=bench"
 
 die() {
@@ -63,43 +63,12 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 RESULTS_DIR=${RESULTS_DIR:-$TARGET_DIR/bench/performance-$(date +%Y%m%d-%H%M%S)}
 WORK=$(mktemp -d /tmp/ecr-bench-XXXXXX)
+# shellcheck source=tests/bench/lib.sh
+source "$REPO/tests/bench/lib.sh"
 FAKE_PID=
 AGENT_PID=
 
 # --- cleanup -----------------------------------------------------------------------------------
-
-# edit_hosts add|remove: adds our line (after dropping marked lines of dead pids) or removes ours.
-# The file is rewritten in place (never by rename: in containers it is a bind mount) under the
-# same flock and with the same line marker as the Rust fixtures (tests/src/system.rs).
-edit_hosts() {
-  mkdir -p /tmp/ecr-e2e-system
-  python3 - "$1" "$HOSTS_FILE" "$HOSTS_TAG" "$API_IP $API_HOST" <<'EOF'
-import fcntl, os, sys
-action, path, tag, entry = sys.argv[1:]
-
-def stale(line):
-    pid = next((f[4:] for f in line.split() if f.startswith("pid=")), "")
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
-
-with open("/tmp/ecr-e2e-system/hosts.lock", "a") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    with open(path, "r+") as hosts:
-        kept = [
-            line
-            for line in hosts.read().splitlines()
-            if "# ecr-e2e-test" not in line or not (line.endswith(tag) or stale(line))
-        ]
-        if action == "add":
-            kept.append(f"{entry} {tag}")
-        hosts.seek(0)
-        hosts.truncate()
-        hosts.write("\n".join(kept) + "\n")
-EOF
-}
 
 cleanup() {
   local status=$?
@@ -142,47 +111,6 @@ GO_HELPER=$(command -v docker-credential-ecr-login)
 
 # --- throwaway CA and the fake on 127.0.0.3:443 ------------------------------------------------
 
-make_pki() {
-  local dir=$WORK/pki
-  mkdir -p "$dir"
-  printf '%s\n' '[req]' 'distinguished_name = dn' 'x509_extensions = v3_ca' 'prompt = no' \
-    '[dn]' 'CN = ecr-e2e bench throwaway CA' '[v3_ca]' \
-    'basicConstraints = critical, CA:TRUE' 'keyUsage = critical, keyCertSign, cRLSign' \
-    'subjectKeyIdentifier = hash' >"$dir/ca.cnf"
-  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -config "$dir/ca.cnf" -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -subj "/CN=$API_HOST" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
-  printf '%s\n' 'basicConstraints = critical, CA:FALSE' \
-    'keyUsage = critical, digitalSignature, keyEncipherment' 'extendedKeyUsage = serverAuth' \
-    "subjectAltName = DNS:$API_HOST" >"$dir/server.ext"
-  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
-    -CAcreateserial -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
-}
-
-# The throwaway CA joins the system trust store (the bundle file and the hashed links of
-# /etc/ssl/certs) for the run; remove_system_ca takes it out again (also after a kill: the
-# cleanup trap) and tolerates a leftover of an earlier run with another pid.
-add_system_ca() {
-  cp "$WORK/pki/ca.pem" "$SYSTEM_CA"
-  update-ca-certificates >"$WORK/update-ca.log" 2>&1 || die "update-ca-certificates failed: $(cat "$WORK/update-ca.log")"
-  grep -q "$(sed -n 2p "$WORK/pki/ca.pem")" /etc/ssl/certs/ca-certificates.crt ||
-    die "the throwaway CA is not in /etc/ssl/certs/ca-certificates.crt after update-ca-certificates"
-}
-
-remove_system_ca() {
-  local stale
-  for stale in /usr/local/share/ca-certificates/ecr-bench-*.crt; do
-    [[ -e $stale ]] || continue
-    local pid=${stale##*/ecr-bench-}
-    pid=${pid%.crt}
-    if [[ $stale == "$SYSTEM_CA" ]] || ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$stale"
-    fi
-  done
-  update-ca-certificates >/dev/null 2>&1 || echo "performance: update-ca-certificates failed while removing the bench CA" >&2
-}
-
 start_fake() {
   "$FAKE" --listen "$API_IP:443" --control 127.0.0.1:0 \
     --tls-cert "$WORK/pki/server.pem" --tls-key "$WORK/pki/server.key" \
@@ -207,7 +135,7 @@ print(json.load(opener.open("http://" + sys.argv[1] + "/stats"))["calls"])' "$CO
 }
 
 add_hosts_entry() {
-  edit_hosts add
+  edit_hosts add "$API_IP $API_HOST"
 }
 
 # --- the helpers' environment ------------------------------------------------------------------
@@ -417,7 +345,7 @@ PY
 # --- run -----------------------------------------------------------------------------------------
 
 mkdir -p "$RESULTS_DIR"
-make_pki
+make_pki "ecr-e2e bench throwaway CA" "$API_HOST"
 add_system_ca
 start_fake
 add_hosts_entry
