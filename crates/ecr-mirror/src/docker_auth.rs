@@ -148,8 +148,7 @@ impl DockerConfig {
                 })?;
             let credential = match answer {
                 HelperAnswer::NotFound => DockerCredential::Anonymous,
-                HelperAnswer::Found { username, secret } if username == "<token>" => {
-                    let _ = secret;
+                HelperAnswer::Found { username, .. } if username == "<token>" => {
                     DockerCredential::IdentityToken
                 }
                 HelperAnswer::Found { username, secret } => DockerCredential::Basic {

@@ -133,7 +133,7 @@ impl Endpoint {
             .pull_manifest_raw(reference, &self.auth, manifest::ACCEPTED)
             .await
             .map_err(|e| self.error(reference, e))?;
-        Manifest::parse(bytes, digest, None).map_err(|why| MirrorError::BadManifest {
+        Manifest::parse(bytes, digest).map_err(|why| MirrorError::BadManifest {
             reference: naming::display(reference),
             why,
         })

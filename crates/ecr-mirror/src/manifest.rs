@@ -65,12 +65,8 @@ struct Shape {
 }
 
 impl Manifest {
-    /// Reads `bytes` (digest `digest`, served with `Content-Type` `served_as` when known).
-    pub fn parse(
-        bytes: bytes::Bytes,
-        digest: String,
-        served_as: Option<&str>,
-    ) -> Result<Manifest, String> {
+    /// Reads `bytes`, whose digest is `digest`.
+    pub fn parse(bytes: bytes::Bytes, digest: String) -> Result<Manifest, String> {
         let shape: Shape =
             serde_json::from_slice(&bytes).map_err(|e| format!("not a manifest: {e}"))?;
         if shape.schema_version != Some(2) {
@@ -81,10 +77,7 @@ impl Manifest {
                     .map_or_else(|| "none".to_string(), |v| v.to_string())
             ));
         }
-        let named = shape
-            .media_type
-            .as_deref()
-            .or(served_as.filter(|t| ACCEPTED.contains(t)));
+        let named = shape.media_type.as_deref();
         // An OCI manifest or index may leave `mediaType` out: its fields tell which it is.
         let media_type = match named {
             Some(named) => ACCEPTED
@@ -122,10 +115,6 @@ impl Manifest {
             refers,
         })
     }
-
-    pub fn is_index(&self) -> bool {
-        matches!(self.refers, Refers::Manifests(_))
-    }
 }
 
 /// A layer registries do not hold (docker's foreign layers, OCI's non-distributable ones): its
@@ -140,11 +129,7 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<Manifest, String> {
-        Manifest::parse(
-            bytes::Bytes::from(json.to_string()),
-            "sha256:x".into(),
-            None,
-        )
+        Manifest::parse(bytes::Bytes::from(json.to_string()), "sha256:x".into())
     }
 
     const D: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -174,7 +159,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(m.media_type, OCI_INDEX);
-        assert!(m.is_index());
+        assert!(matches!(m.refers, Refers::Manifests(_)));
     }
 
     #[test]
